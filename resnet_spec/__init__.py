@@ -1,0 +1,62 @@
+"""resnet-spec: a declarative architecture compiler for the ResNet family.
+
+The front end (this package) loads YAML specs, elaborates them into a checked graph IR, and
+computes costs and diagrams without importing torch. `build` hands the IR to the `compiler`
+back end, importing torch only when called.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any
+
+from resnet_spec.errors import SpecError
+from resnet_spec.ir import Graph
+from resnet_spec.loader import load
+from resnet_spec.schema import Spec
+
+if TYPE_CHECKING:
+    import torch
+
+__all__ = ["Graph", "Spec", "SpecError", "build", "elaborate", "load"]
+__version__ = "0.1.0"
+
+
+def elaborate(spec: Spec | str | os.PathLike[str]) -> Graph:
+    """The checked graph IR of a spec (a `Spec`, a path, or a built-in name).
+
+    Raises `SpecError` (located at the spec entry responsible) when a static check fails;
+    warnings are kept in `graph.warnings`.
+    """
+    from resnet_spec.check import check_graph, raise_errors
+    from resnet_spec.elaboration import elaborate_unchecked
+
+    if not isinstance(spec, Spec):
+        spec = load(spec)
+    graph = elaborate_unchecked(spec)
+    findings = check_graph(graph)
+    raise_errors(findings)
+    graph.warnings = [str(f) for f in findings if f.severity == "warning"]
+    return graph
+
+
+def build(
+    spec: Spec | Graph | str | os.PathLike[str],
+    *,
+    weights: str | os.PathLike[str] | None = None,
+    seed: int = 0,
+    for_inference: bool = False,
+    device: Any = None,
+    dtype: Any = None,
+) -> torch.nn.Module:
+    """Compile a spec into a torch module (torch is imported here, not before).
+
+    `weights` is a safetensors or `.pt`/`.pth` state_dict file loaded without random init;
+    otherwise parameters are initialized from `seed`. `for_inference` returns it in eval mode.
+    """
+    from compiler import compile_graph
+
+    graph = spec if isinstance(spec, Graph) else elaborate(spec)
+    return compile_graph(
+        graph, weights=weights, seed=seed, for_inference=for_inference, device=device, dtype=dtype
+    )

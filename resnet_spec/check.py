@@ -1,0 +1,182 @@
+"""Static checks of the IR, before any tensor exists.
+
+`check_graph` re-infers every shape from the op rules and judges the result: additions join equal
+shapes, convs and norms see the channels they were built for, groups divide what they group,
+every size stays at least 1, and the graph is a DAG from one input to its declared outputs. Each
+finding is located at the spec entry of the node that caused it, with a hint of what would fit.
+Call it after elaboration and after every pass.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import networkx as nx
+
+from resnet_spec.errors import GraphError, Loc, SpecError, SpecErrors
+from resnet_spec.ir import Graph, Shape
+from resnet_spec.schema import NormKind, Shortcut
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One result of the checks: an error makes the spec invalid, a warning does not."""
+
+    severity: Literal["error", "warning"]
+    message: str
+    loc: Loc | None
+    hint: str = ""
+    node: str = ""
+
+    def __str__(self) -> str:
+        return str(self.as_error()) if self.severity == "error" else f"warning: {self.as_error()}"
+
+    def as_error(self) -> SpecError:
+        return GraphError(self.message, self.loc, self.hint)
+
+
+def check_graph(graph: Graph) -> list[Finding]:
+    """Every error and warning the static checks find, in graph order."""
+    findings = _structure(graph)
+    if any(f.severity == "error" for f in findings):
+        return findings
+    shapes: dict[str, Shape] = {}
+    for node in graph.nodes():
+        inputs = [shapes[name] for name in node.inputs]
+        findings += _node_findings(graph, node, inputs)
+        shapes[node.name] = node.infer(inputs) if node.op != "input" else node.shape
+        if shapes[node.name] != node.shape:
+            findings.append(_error(node, f"IR node `{node.name}` records shape {node.shape} but "
+                                   f"its op gives {shapes[node.name]}", ""))
+    findings += _small_input_warnings(graph)
+    return findings
+
+
+def raise_errors(findings: list[Finding]) -> None:
+    """Raise the errors among the findings (all of them, one per line)."""
+    errors = [f.as_error() for f in findings if f.severity == "error"]
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        raise SpecErrors(errors)
+
+
+def _error(node: Any, message: str, hint: str) -> Finding:
+    return Finding("error", message, node.loc, hint, node.name)
+
+
+def _structure(graph: Graph) -> list[Finding]:
+    g = graph.nx
+    out: list[Finding] = []
+    where = graph.stages[0].loc if graph.stages else None
+    if not nx.is_directed_acyclic_graph(g):
+        out.append(Finding("error", "the graph has a cycle", where))
+    sources = [n for n in g if g.in_degree(n) == 0]
+    if sources != [graph.input]:
+        out.append(Finding("error", f"the graph must have one input, found {sources}", where))
+    sinks = sorted(n for n in g if g.out_degree(n) == 0)
+    if sinks != sorted(set(graph.outputs.values())):
+        out.append(Finding("error", f"the graph's ends {sinks} are not its declared outputs "
+                           f"{sorted(graph.outputs.values())}", where))
+    return out
+
+
+def _node_findings(graph: Graph, node: Any, inputs: list[Shape]) -> list[Finding]:
+    if node.op == "input":
+        return []
+    if node.op in ("linear", "dropout"):
+        got = inputs[0][0]
+        if node.op == "linear" and got != node.in_features:
+            return [_error(node, f"`{node.name}` expects {node.in_features} features, "
+                           f"gets {got}", "")]
+        return []
+    if len(inputs[0]) != 3:
+        return [_error(node, f"`{node.name}` ({node.op}) needs a C×H×W input, gets {inputs[0]}",
+                       "")]
+    c, h, w = inputs[0]
+    found: list[Finding] = []
+    if node.op == "conv":
+        found += _conv_findings(node, c)
+    elif node.op == "norm":
+        found += _norm_findings(node, c)
+    elif node.op == "zero_pad" and node.out_channels < c:
+        found.append(_error(node, f"zero-padding shortcut cannot shrink {c} channels to "
+                            f"{node.out_channels}", "use shortcut: projection"))
+    elif node.op == "add":
+        found += _add_findings(graph, node, inputs)
+    if node.op not in ("add", "act", "norm", "global_pool"):
+        out = node.infer(inputs)
+        if len(out) == 3 and min(out[1:]) < 1:
+            found.append(_error(node, f"the input is too small: `{node.name}` gets {h}×{w} and "
+                                "would output an empty map",
+                                "use a larger `input`, fewer stride-2 stages, or `stem.pool: none`"))
+    return found
+
+
+def _conv_findings(node: Any, channels: int) -> list[Finding]:
+    found = []
+    if channels != node.in_channels:
+        found.append(_error(node, f"`{node.name}` expects {node.in_channels} input channels, "
+                            f"its producer gives {channels}", ""))
+    for what, value in (("input", node.in_channels), ("output", node.out_channels)):
+        if value % node.groups:
+            found.append(_error(node, f"groups={node.groups} does not divide the {value} "
+                                f"{what} channels of `{node.name}`",
+                                f"choose `groups` dividing {value}"))
+    return found
+
+
+def _norm_findings(node: Any, channels: int) -> list[Finding]:
+    if channels != node.channels:
+        return [_error(node, f"`{node.name}` normalizes {node.channels} channels, "
+                       f"gets {channels}", "")]
+    if node.kind is NormKind.group and channels % node.groups:
+        fitting = [g for g in (1, 2, 4, 8, 16, 32) if channels % g == 0 and g <= node.groups]
+        return [_error(node, f"group norm with {node.groups} groups cannot split {channels} "
+                       f"channels (`{node.name}`)",
+                       f"set `norm.groups` to a divisor of every width, e.g. {fitting[-1]}")]
+    return []
+
+
+def _add_findings(graph: Graph, node: Any, inputs: list[Shape]) -> list[Finding]:
+    branch, shortcut = inputs
+    if branch == shortcut:
+        return []
+    block = graph.block(node.scope.block) if node.scope.block else None
+    policy = block.policy.value if block else "identity"
+    fits = _fitting_policies(shortcut, branch)
+    return [_error(
+        node,
+        f"block {node.scope.block}: shortcut `{policy}` cannot add {_fmt(shortcut)} to the "
+        f"branch's {_fmt(branch)}",
+        "policies that fit here: " + ", ".join(fits),
+    )]
+
+
+def _fitting_policies(before: Shape, after: Shape) -> list[str]:
+    fits = []
+    if after[0] >= before[0]:
+        fits.append(Shortcut.zero_pad.value)
+    fits += [Shortcut.projection.value, Shortcut.projection_all.value, Shortcut.none.value]
+    return fits
+
+
+def _fmt(shape: Shape) -> str:
+    return "×".join(str(d) for d in shape)
+
+
+def _small_input_warnings(graph: Graph) -> list[Finding]:
+    out = []
+    for stage in graph.stages:
+        shape = stage.out_shape
+        if stage.kind == "stage" and len(shape) == 3 and shape[1:] == (1, 1):
+            first_node = graph.node(stage.nodes[0]) if stage.nodes else None
+            in_hw = "×".join(str(d) for d in stage.in_shape[1:])
+            out.append(Finding(
+                "warning",
+                f"stage {stage.name} sees a 1×1 map (from {in_hw}); most of the network is "
+                "wasted on this input size",
+                stage.loc, "raise `input` height/width", first_node.name if first_node else ""))
+            break
+    return out

@@ -1,0 +1,108 @@
+"""The `resnet-spec` command line: one module per command, loaded only when that command runs.
+
+Errors of the spec become `file:line:col: message` on stderr and exit 1; usage errors exit 2; a
+missing capability (no CUDA, no torch-tensorrt) exits 3. `--debug`, anywhere on the line, shows
+the traceback instead.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Any
+
+import click
+
+from resnet_spec.errors import SpecError
+
+EXIT_INVALID = 1
+EXIT_USAGE = 2
+EXIT_MISSING = 3
+
+# command name -> (module, attribute, one-line help); the module is imported on use only, so
+# `validate` never pays for torch, graphviz or rich.
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "build": ("resnet_spec.cli.build_cmd", "build", "Run the whole pipeline into a folder."),
+    "validate": ("resnet_spec.cli.validate_cmd", "validate", "Check specs without building."),
+    "render": ("resnet_spec.cli.render_cmd", "render", "Draw a diagram (SVG, PNG or DOT)."),
+    "summary": ("resnet_spec.cli.summary_cmd", "summary", "Params, MACs, shapes per stage."),
+    "list": ("resnet_spec.cli.list_cmd", "list_specs", "The built-in specs."),
+    "schema": ("resnet_spec.cli.schema_cmd", "schema", "Print the JSON Schema of specs."),
+}
+
+
+class CapabilityMissing(click.ClickException):
+    """A requested feature needs something this machine lacks (exit 3)."""
+
+    exit_code = EXIT_MISSING
+
+
+class _LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in COMMANDS:
+            return None
+        module, attr, _ = COMMANDS[name]
+        return getattr(importlib.import_module(module), attr)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, help_text) for name, (_, _, help_text) in COMMANDS.items()]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="resnet-spec", prog_name="resnet-spec")
+@click.option("--debug", is_flag=True, help="Show tracebacks (accepted anywhere on the line).")
+def cli(debug: bool) -> None:
+    """Compile YAML specs of ResNet-family networks into checked graphs, diagrams, cost
+    summaries and torch modules.
+
+    SPEC is a spec file or a built-in spec's name (see `resnet-spec list`).
+
+    \b
+    Examples:
+      resnet-spec validate specs/*.yaml
+      resnet-spec build resnet152 --out build/r152
+      resnet-spec render resnet50 --level blocks -o r50.svg
+    """
+
+
+def report(error: SpecError) -> None:
+    """Print a spec error as `file:line:col: message` lines on stderr."""
+    click.echo(str(error), err=True)
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Entry point: run the CLI, turning known errors into one-line messages and exit codes."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    args = [a for a in args if a != "--debug"]
+    try:
+        return cli.main(args=args, prog_name="resnet-spec", standalone_mode=False)
+    except click.exceptions.Exit as stop:
+        sys.exit(stop.exit_code)
+    except click.ClickException as err:
+        if debug:
+            raise
+        err.show()
+        sys.exit(err.exit_code)
+    except click.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except SpecError as err:
+        if debug:
+            raise
+        report(err)
+        sys.exit(EXIT_INVALID)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    except Exception as err:
+        if debug:
+            raise
+        click.echo(f"internal error: {type(err).__name__}: {err} (run with --debug for the "
+                   "traceback, and please report it)", err=True)
+        sys.exit(EXIT_INVALID)

@@ -1,0 +1,77 @@
+"""Diagnostics that point at a place in a spec file.
+
+Every user-facing error of the front end is a `SpecError`: it carries the file, line and column
+(1-based) of what caused it, the field path inside the spec, and a hint of what would be valid.
+The CLI prints it as ``file:line:col: path: message`` and exits 1.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Loc:
+    """A position in a spec file: 1-based line and column, plus the field path there."""
+
+    file: str
+    line: int = 1
+    column: int = 1
+    path: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+    def with_path(self, path: str) -> Loc:
+        return Loc(self.file, self.line, self.column, path)
+
+
+class SpecError(Exception):
+    """A problem with a spec, reported at the place that caused it."""
+
+    def __init__(self, message: str, loc: Loc | None = None, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.loc = loc
+        self.hint = hint
+
+    def __str__(self) -> str:
+        where = f"{self.loc}: " if self.loc else ""
+        path = f"{self.loc.path}: " if self.loc and self.loc.path else ""
+        hint = f" ({self.hint})" if self.hint else ""
+        return f"{where}{path}{self.message}{hint}"
+
+
+class YamlError(SpecError):
+    """The file is not YAML this tool accepts (syntax, tags, duplicate keys, aliases, size)."""
+
+
+class SchemaError(SpecError):
+    """A field has the wrong type or value, or fields contradict each other."""
+
+
+class ExtendsError(SpecError):
+    """`extends` names nothing, forms a cycle, or chains too deep."""
+
+
+class GraphError(SpecError):
+    """The elaborated graph breaks a static check (shapes, channels, groups, structure)."""
+
+
+class UnsupportedError(SpecError):
+    """A valid field whose elaboration is not implemented yet."""
+
+
+class LimitError(SpecError):
+    """A spec exceeds a limit that protects against resource exhaustion."""
+
+
+class SpecErrors(SpecError):
+    """Several errors found in one pass; printed one per line."""
+
+    def __init__(self, errors: list[SpecError]) -> None:
+        super().__init__(errors[0].message, errors[0].loc, errors[0].hint)
+        self.errors = errors
+
+    def __str__(self) -> str:
+        return "\n".join(str(e) for e in self.errors)

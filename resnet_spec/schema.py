@@ -1,0 +1,395 @@
+"""The spec language as pydantic models (see docs/spec-reference.md, generated from this file).
+
+Field names, defaults and meanings follow the language contract, version 1. Every field carries a
+`description`: the JSON Schema for editors and the reference docs are generated from them.
+Cross-field rules raise `PydanticCustomError`s whose context may name the field (`at`) that
+caused them, so that the loader can point at the exact line.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+
+from resnet_spec import limits
+
+SPEC_VERSION = 1
+SCHEMA_ID = "https://resnet-spec.dev/spec.schema.json"
+
+
+class NormKind(str, Enum):
+    batch = "batch"
+    group = "group"
+
+
+class Activation(str, Enum):
+    relu = "relu"
+    silu = "silu"
+    gelu = "gelu"
+    leaky_relu = "leaky_relu"
+
+
+class StemKind(str, Enum):
+    conv = "conv"
+    deep = "deep"
+
+
+class PoolKind(str, Enum):
+    max = "max"
+    avg = "avg"
+    none = "none"
+
+
+class GlobalPool(str, Enum):
+    avg = "avg"
+    max = "max"
+
+
+class BlockKind(str, Enum):
+    basic = "basic"
+    bottleneck = "bottleneck"
+    preact_basic = "preact_basic"
+    preact_bottleneck = "preact_bottleneck"
+
+    @property
+    def is_bottleneck(self) -> bool:
+        return self in (BlockKind.bottleneck, BlockKind.preact_bottleneck)
+
+
+class StrideAt(str, Enum):
+    first = "first"
+    middle = "middle"
+
+
+class Shortcut(str, Enum):
+    identity = "identity"
+    zero_pad = "zero_pad"
+    projection = "projection"
+    projection_all = "projection_all"
+    avg_down = "avg_down"
+    none = "none"
+
+
+def _cross_field(message: str, at: str) -> PydanticCustomError:
+    """An error of a rule between fields, located at field `at` of the model that raised it."""
+    return PydanticCustomError("cross_field", message, {"at": at})
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)
+
+
+PositiveInt = Annotated[int, Field(ge=1)]
+Channels = Annotated[int, Field(ge=1, le=limits.MAX_CHANNELS)]
+
+
+class InputSpec(_Model):
+    channels: Channels = Field(3, description="Channels of the example input image.")
+    height: int = Field(
+        224, ge=1, le=limits.MAX_SPATIAL, description="Height of the example input, in pixels."
+    )
+    width: int = Field(
+        224, ge=1, le=limits.MAX_SPATIAL, description="Width of the example input, in pixels."
+    )
+
+
+class NormSpec(_Model):
+    kind: NormKind = Field(
+        NormKind.batch,
+        description="`batch` (BatchNorm2d) or `group` (GroupNorm) after each conv.",
+    )
+    eps: float = Field(1e-5, gt=0, lt=1, description="Added to the variance for stability.")
+    momentum: float = Field(
+        0.1, ge=0, le=1, description="Running-statistics momentum (batch norm only)."
+    )
+    groups: PositiveInt = Field(
+        32, description="Number of groups (group norm only); must divide every normed width."
+    )
+
+
+class StemSpec(_Model):
+    kind: StemKind = Field(
+        StemKind.conv,
+        description="`conv`: one conv + norm + act. `deep`: three 3x3 conv + norm + act, "
+        "the first with `stride` (the ResNet-C deep stem).",
+    )
+    width: Channels = Field(64, description="Output channels of the stem.")
+    widths: list[Channels] | None = Field(
+        None,
+        min_length=3,
+        max_length=3,
+        description="`deep` only: the three convs' channels; default `[width/2, width/2, width]`.",
+    )
+    kernel: PositiveInt = Field(7, le=31, description="`conv` only: kernel size, odd.")
+    stride: PositiveInt = Field(2, le=8, description="Stride of the (first) stem conv.")
+    pool: PoolKind = Field(
+        PoolKind.max,
+        description="`max`, `avg` or `none`: a 3x3, stride-2, padding-1 pooling after the stem.",
+    )
+
+    @model_validator(mode="after")
+    def _rules(self) -> StemSpec:
+        if self.kernel % 2 == 0:
+            raise _cross_field(f"kernel must be odd, got {self.kernel}", "kernel")
+        if self.widths is not None and self.kind is not StemKind.deep:
+            raise _cross_field("`widths` applies only to `kind: deep`", "widths")
+        return self
+
+
+class SESpec(_Model):
+    reduction: PositiveInt = Field(
+        16, le=1024, description="Channels are divided by this in the squeeze (rounded to 8)."
+    )
+
+
+class BlockSpec(_Model):
+    kind: BlockKind = Field(
+        BlockKind.basic,
+        description="`basic` (two 3x3), `bottleneck` (1x1, 3x3, 1x1), or their pre-activation "
+        "forms `preact_basic`, `preact_bottleneck`.",
+    )
+    expansion: PositiveInt | None = Field(
+        None,
+        le=64,
+        description="Block output channels = stage width x expansion; "
+        "default 1 for basic kinds, 4 for bottleneck kinds.",
+    )
+    groups: PositiveInt = Field(
+        1, le=limits.MAX_CHANNELS, description="Groups of the 3x3 conv (ResNeXt cardinality); "
+        "bottleneck kinds only."
+    )
+    base_width: PositiveInt = Field(
+        64,
+        le=limits.MAX_CHANNELS,
+        description="Width per group; bottleneck inner channels are "
+        "floor(width x base_width / 64) x groups. Bottleneck kinds only.",
+    )
+    stride_at: StrideAt = Field(
+        StrideAt.middle,
+        description="Which bottleneck conv carries the stride: `first` (the 1x1, paper v1) or "
+        "`middle` (the 3x3, v1.5). Basic blocks always stride their first conv.",
+    )
+    se: SESpec | None = Field(
+        None, description="Squeeze-and-excitation after the last norm, e.g. `{reduction: 16}`."
+    )
+    drop_path: float = Field(
+        0.0,
+        ge=0.0,
+        lt=1.0,
+        description="Stochastic depth: the largest drop rate, reached by the last block, "
+        "rising linearly from 0; inactive in eval.",
+    )
+    zero_init_last_norm: bool = Field(
+        False, description="Start each residual branch's last norm at zero."
+    )
+
+    @model_validator(mode="after")
+    def _rules(self) -> BlockSpec:
+        if not self.kind.is_bottleneck:
+            for name, default in (("groups", 1), ("base_width", 64)):
+                if getattr(self, name) != default:
+                    raise _cross_field(
+                        f"`{name}` applies only to bottleneck kinds, not `{self.kind.value}` "
+                        "(use kind: bottleneck, or remove it)",
+                        name,
+                    )
+        return self
+
+    @property
+    def out_expansion(self) -> int:
+        if self.expansion is not None:
+            return self.expansion
+        return 4 if self.kind.is_bottleneck else 1
+
+
+class BlockOverride(_Model):
+    """A stage's overrides of the top-level `block`: the same fields, each optional."""
+
+    kind: BlockKind | None = Field(None, description="Overrides `block.kind` for this stage.")
+    expansion: PositiveInt | None = Field(
+        None, le=64, description="Overrides `block.expansion` for this stage."
+    )
+    groups: PositiveInt | None = Field(
+        None, le=limits.MAX_CHANNELS, description="Overrides `block.groups` for this stage."
+    )
+    base_width: PositiveInt | None = Field(
+        None, le=limits.MAX_CHANNELS, description="Overrides `block.base_width` for this stage."
+    )
+    stride_at: StrideAt | None = Field(None, description="Overrides `block.stride_at`.")
+    se: SESpec | None = Field(None, description="Overrides `block.se` for this stage.")
+    drop_path: float | None = Field(
+        None, ge=0.0, lt=1.0, description="Overrides `block.drop_path` for this stage."
+    )
+    zero_init_last_norm: bool | None = Field(
+        None, description="Overrides `block.zero_init_last_norm` for this stage."
+    )
+
+
+class StageSpec(_Model):
+    depth: PositiveInt = Field(
+        ..., le=limits.MAX_BLOCKS, description="Blocks in the stage, 1 or more."
+    )
+    width: Channels = Field(..., description="The stage's base channels (torchvision's `planes`).")
+    stride: PositiveInt = Field(1, le=8, description="Stride of the stage's first block.")
+    dilation: PositiveInt = Field(
+        1, le=64, description="Dilation of the stage's 3x3 convs (dense-prediction backbones)."
+    )
+    block: BlockOverride = Field(
+        default_factory=BlockOverride, description="Overrides of the top-level `block`."
+    )
+    shortcut: Shortcut | None = Field(
+        None, description="Overrides the top-level shortcut policy for this stage."
+    )
+
+
+class HeadSpec(_Model):
+    pool: GlobalPool = Field(GlobalPool.avg, description="Global `avg` or `max` pooling.")
+    dropout: float = Field(0.0, ge=0.0, lt=1.0, description="Dropout before the classifier.")
+    classes: PositiveInt = Field(1000, le=1_000_000, description="Output logits.")
+
+
+def _kind_shorthand(value: Any) -> Any:
+    """`norm: group` means `norm: {kind: group}`."""
+    return {"kind": value} if isinstance(value, str) else value
+
+
+def _head_shorthand(value: Any) -> Any:
+    """`head: none` (a YAML 1.2 string) means no classifier."""
+    return None if value == "none" else value
+
+
+class Spec(_Model):
+    """A whole network. Mappings given in YAML become these models after `extends` is merged."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        title="resnet-spec",
+    )
+
+    spec_version: int = Field(SPEC_VERSION, description="Language version; only 1 exists.")
+    name: str = Field(
+        ...,
+        pattern=r"^[a-z][a-z0-9_.-]*$",
+        max_length=128,
+        description="Model name: lower case, digits, `_`, `.`, `-`; names output folders.",
+    )
+    description: str = Field("", max_length=4096, description="Free text for summaries and titles.")
+    extends: str | None = Field(
+        None,
+        description="A spec file relative to this one, or a built-in spec's name, to start from. "
+        "Mappings merge deeply (this file wins); lists and scalars are replaced whole.",
+    )
+    input: InputSpec = Field(
+        default_factory=InputSpec, description="The example input shapes are checked against."
+    )
+    norm: NormSpec = Field(
+        default_factory=NormSpec,
+        description="`batch`, `group`, or `{kind, eps, momentum, groups}`: the norm after each conv.",
+    )
+    activation: Activation = Field(Activation.relu, description="The nonlinearity everywhere.")
+    stem: StemSpec = Field(default_factory=StemSpec, description="The layers before stage 1.")
+    block: BlockSpec = Field(
+        default_factory=BlockSpec, description="Defaults for every block; stages may override."
+    )
+    shortcut: Shortcut = Field(
+        Shortcut.projection,
+        description="How a block's input reaches its addition: identity, zero_pad, projection, "
+        "projection_all, avg_down or none.",
+    )
+    stages: list[StageSpec] = Field(
+        ..., min_length=1, max_length=64, description="The residual stages, in order."
+    )
+    head: HeadSpec | None = Field(
+        default_factory=HeadSpec, description="The classifier, or `none` for a backbone."
+    )
+    features: list[PositiveInt] | None = Field(
+        None,
+        min_length=1,
+        description="Stage numbers (1-based) whose outputs a backbone returns; "
+        "only with `head: none`.",
+    )
+
+    # Where each field was written (a yaml_source.SourceMap); None for specs built in Python.
+    _source: Any = PrivateAttr(default=None)
+
+    _norm_shorthand = field_validator("norm", mode="before")(_kind_shorthand)
+    _head_shorthand = field_validator("head", mode="before")(_head_shorthand)
+
+    @field_validator("spec_version")
+    @classmethod
+    def _known_version(cls, value: int) -> int:
+        if value != SPEC_VERSION:
+            raise ValueError(f"unknown spec_version {value}; this resnet-spec reads version 1")
+        return value
+
+    @model_validator(mode="after")
+    def _rules(self) -> Spec:
+        blocks = sum(stage.depth for stage in self.stages)
+        if blocks > limits.MAX_BLOCKS:
+            raise _cross_field(
+                f"{blocks} blocks in all; the limit is {limits.MAX_BLOCKS}", "stages"
+            )
+        if self.features is not None:
+            if self.head is not None:
+                raise _cross_field("`features` needs `head: none` (a backbone)", "features")
+            for i, number in enumerate(self.features):
+                if number > len(self.stages):
+                    raise _cross_field(
+                        f"stage {number} does not exist; stages are 1 to {len(self.stages)}",
+                        f"features.{i}",
+                    )
+        for i in range(len(self.stages)):
+            self.stage_block(i)
+        return self
+
+    def stage_block(self, index: int) -> BlockSpec:
+        """The block settings of stage `index` (0-based): top-level `block` plus overrides."""
+        overrides = self.stages[index].block.model_dump(exclude_none=True)
+        if not overrides:
+            return self.block
+        merged = {**self.block.model_dump(exclude_unset=True), **overrides}
+        if "kind" in overrides and "expansion" not in overrides:
+            merged.pop("expansion", None)
+        try:
+            return BlockSpec.model_validate(merged)
+        except ValueError as err:
+            at = f"stages.{index}.block"
+            first = err.errors()[0] if hasattr(err, "errors") else {"msg": str(err)}
+            inner = (first.get("ctx") or {}).get("at")
+            raise _cross_field(
+                f"with this stage's overrides: {first['msg']}",
+                f"{at}.{inner}" if inner and inner in overrides else at,
+            ) from None
+
+    def stage_shortcut(self, index: int) -> Shortcut:
+        return self.stages[index].shortcut or self.shortcut
+
+    @property
+    def source(self) -> Any:
+        """The `SourceMap` of the file(s) this spec was loaded from (None if built in Python)."""
+        return self._source
+
+
+def _schema_shorthands(schema: dict[str, Any]) -> None:
+    """Let editors accept the string shorthands that the validators accept."""
+    props = schema["properties"]
+    props["norm"] = {
+        "description": props["norm"].get("description", ""),
+        "anyOf": [{"enum": [k.value for k in NormKind]}, {"$ref": "#/$defs/NormSpec"}],
+        "default": NormKind.batch.value,
+    }
+    props["head"] = {
+        "description": props["head"].get("description", ""),
+        "anyOf": [{"$ref": "#/$defs/HeadSpec"}, {"const": "none"}],
+    }
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of the spec language, as committed in docs/spec.schema.json."""
+    schema = Spec.model_json_schema()
+    _schema_shorthands(schema)
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": SCHEMA_ID, **schema}
