@@ -55,11 +55,24 @@ def check_graph(graph: Graph) -> list[Finding]:
 
 def raise_errors(findings: list[Finding]) -> None:
     """Raise the errors among the findings (all of them, one per line)."""
-    errors = [f.as_error() for f in findings if f.severity == "error"]
+    errors = [f.as_error() for f in _first_per_cause(findings) if f.severity == "error"]
     if len(errors) == 1:
         raise errors[0]
     if errors:
         raise SpecErrors(errors)
+
+
+def _first_per_cause(findings: list[Finding]) -> list[Finding]:
+    """One finding per spec entry and hint: a bad `norm.groups` breaks every norm of a stage,
+    and one line per stage says it all."""
+    seen: set[tuple[Any, ...]] = set()
+    out = []
+    for f in findings:
+        cause = (f.severity, f.loc, f.hint or f.message)
+        if cause not in seen:
+            seen.add(cause)
+            out.append(f)
+    return out
 
 
 def _error(node: Any, message: str, hint: str) -> Finding:
@@ -108,9 +121,9 @@ def _node_findings(graph: Graph, node: Any, inputs: list[Shape]) -> list[Finding
     if node.op not in ("add", "act", "norm", "global_pool"):
         out = node.infer(inputs)
         if len(out) == 3 and min(out[1:]) < 1:
-            found.append(_error(node, f"the input is too small: `{node.name}` gets {h}×{w} and "
-                                "would output an empty map",
-                                "use a larger `input`, fewer stride-2 stages, or `stem.pool: none`"))
+            found.append(_error(
+                node, f"the input is too small: `{node.name}` gets {h}×{w} and would output an "
+                "empty map", "use a larger `input`, fewer stride-2 stages, or `stem.pool: none`"))
     return found
 
 

@@ -29,7 +29,17 @@ from resnet_spec.ir import (
     StageInfo,
     ZeroPadNode,
 )
-from resnet_spec.schema import BlockKind, BlockSpec, HeadSpec, PoolKind, Shortcut, Spec, StemKind, StrideAt
+from resnet_spec.schema import (
+    BlockKind,
+    BlockSpec,
+    HeadSpec,
+    PoolKind,
+    Shortcut,
+    Spec,
+    StemKind,
+    StrideAt,
+)
+
 
 @dataclass
 class _Cursor:
@@ -45,6 +55,9 @@ class _Builder:
     def __init__(self, spec: Spec) -> None:
         self.spec = spec
         self.graph = Graph(spec.name, spec.description)
+        # Node names in insertion order: slicing this gives a stage's or block's nodes without
+        # copying the whole graph per block (quadratic at 10,000 blocks).
+        self.added: list[str] = []
 
     def loc(self, *path: str | int) -> Loc | None:
         return self.spec.source.value(path) if self.spec.source else None
@@ -56,6 +69,7 @@ class _Builder:
         shape = draft.infer([c.shape for c in inputs])
         node = draft.model_copy(update={"shape": shape})
         self.graph.add(node)
+        self.added.append(name)
         return _Cursor(name, shape)
 
     def conv_norm(self, prefix: str, conv: str, norm: str, x: _Cursor, out: int, *,
@@ -124,7 +138,7 @@ def _stem(b: _Builder, x: _Cursor) -> _Cursor:
     info = StageInfo(name="stem", kind="stem", loc=loc, in_shape=x.shape, stride=stem.stride,
                      width=stem.width)
     scope = Scope(stage="stem")
-    start = len(b.graph.nx)
+    start = len(b.added)
     x = b.conv_norm("", "conv1", "bn1", x, stem.width, kernel=stem.kernel, stride=stem.stride,
                     scope=scope, loc=loc)
     x = b.act("stem.act", x, scope, loc)
@@ -132,7 +146,7 @@ def _stem(b: _Builder, x: _Cursor) -> _Cursor:
         x = b.add(PoolNode, "stem.pool", [x], scope, loc, kind=stem.pool.value, kernel=3,
                   stride=2, padding=1)
         info.stride *= 2
-    info.nodes = list(b.graph.nx)[start:]
+    info.nodes = b.added[start:]
     info.out_shape = x.shape
     b.graph.stages.append(info)
     return x
@@ -146,14 +160,14 @@ def _stage(b: _Builder, index: int, x: _Cursor) -> _Cursor:
     loc = b.loc("stages", index)
     info = StageInfo(name=name, kind="stage", loc=loc, depth=stage.depth, width=stage.width,
                      stride=stage.stride, dilation=stage.dilation, in_shape=x.shape)
-    start = len(b.graph.nx)
+    start = len(b.added)
     _check_channels(block, stage.width, loc)
     for j in range(stage.depth):
         first = j == 0
         x = _block(b, f"{name}.{j}", name, j, x, block, spec.stage_shortcut(index),
                    width=stage.width, stride=stage.stride if first else 1, loc=loc)
         info.blocks.append(f"{name}.{j}")
-    info.nodes = list(b.graph.nx)[start:]
+    info.nodes = b.added[start:]
     info.out_shape = x.shape
     b.graph.stages.append(info)
     return x
@@ -170,7 +184,7 @@ def _check_channels(block: BlockSpec, width: int, loc: Loc | None) -> None:
 
 def _block(b: _Builder, prefix: str, stage: str, index: int, x: _Cursor, block: BlockSpec,
            policy: Shortcut, *, width: int, stride: int, loc: Loc | None) -> _Cursor:
-    start = len(b.graph.nx)
+    start = len(b.added)
     identity = x
     out_channels = width * block.out_expansion
     main = Scope(stage=stage, block=prefix, branch="main")
@@ -203,7 +217,7 @@ def _block(b: _Builder, prefix: str, stage: str, index: int, x: _Cursor, block: 
     info = BlockInfo(name=prefix, stage=stage, index=index, kind=block.kind, policy=policy,
                      shortcut=kind, stride=stride, width=width, inner=inner, groups=block.groups,
                      in_shape=identity.shape, out_shape=x.shape, loc=loc,
-                     nodes=list(b.graph.nx)[start:], input=identity.node, output=x.node)
+                     nodes=b.added[start:], input=identity.node, output=x.node)
     b.graph.blocks.append(info)
     return x
 
@@ -232,13 +246,13 @@ def _head(b: _Builder, x: _Cursor) -> _Cursor:
     loc = b.loc("head")
     scope = Scope(stage="head")
     info = StageInfo(name="head", kind="head", loc=loc, in_shape=x.shape)
-    start = len(b.graph.nx)
+    start = len(b.added)
     x = b.add(GlobalPoolNode, "head.pool", [x], scope, loc, kind=head.pool)
     if head.dropout > 0:
         x = b.add(DropoutNode, "head.dropout", [x], scope, loc, p=head.dropout)
     x = b.add(LinearNode, "fc", [x], scope, loc, in_features=x.shape[0],
               out_features=head.classes)
-    info.nodes = list(b.graph.nx)[start:]
+    info.nodes = b.added[start:]
     info.out_shape = x.shape
     b.graph.stages.append(info)
     return x

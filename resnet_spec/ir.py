@@ -149,7 +149,8 @@ class NormNode(_OpNode):
         }
 
     def label(self) -> str:
-        return f"{self.kind.value}norm" + (f" g{self.groups}" if self.kind is NormKind.group else "")
+        groups = f" g{self.groups}" if self.kind is NormKind.group else ""
+        return f"{self.kind.value}norm{groups}"
 
 
 class ActNode(_OpNode):

@@ -16,9 +16,11 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from resnet_spec import builtins, limits
-from resnet_spec.errors import ExtendsError, Loc, SchemaError, SpecError, SpecErrors
+from resnet_spec.errors import ExtendsError, Loc, SchemaError, SpecError, SpecErrors, YamlError
 from resnet_spec.schema import Spec
 from resnet_spec.yaml_source import PathKey, SourceMap, format_path, parse_file
+
+_KIND_NAMES = {list: "list", str: "string", int: "number", float: "number", bool: "boolean"}
 
 
 def display_name(path: Path) -> str:
@@ -70,10 +72,15 @@ def validate(raw: dict[str, Any], source: SourceMap) -> Spec:
 
 def _load_chain(path: Path, display: str, chain: list[Path]) -> tuple[dict[str, Any], SourceMap]:
     value, source = parse_file(path, display)
+    if value is None:
+        raise YamlError(
+            "the spec is empty; a spec is a mapping with at least `name` and `stages`",
+            source.value(()),
+        )
     if not isinstance(value, dict):
         raise SchemaError(
             "a spec is a mapping of fields (`name:`, `stages:`, ...), not a "
-            f"{type(value).__name__}",
+            f"{_KIND_NAMES.get(type(value), type(value).__name__)}",
             source.value(()),
         )
     parent_ref = value.pop("extends", None)
@@ -165,14 +172,16 @@ def _one_error(item: dict[str, Any], path: PathKey, source: SourceMap) -> SpecEr
         loc = source.value(path[:-1]).with_path(format_path(path))
         return SchemaError(f"missing required field `{path[-1]}`", loc)
     message = item["msg"].removeprefix("Value error, ")
+    # Our own validators' messages already name the value; pydantic's do not.
+    own = kind in ("cross_field", "value_error")
+    if not own and "input" in item and not isinstance(item["input"], dict | list):
+        message = f"{message}, got `{item['input']}`"
+    hint = ""
     if kind == "enum" and isinstance(item.get("input"), str):
         expected = [v.value for v in _enum_at(path) or []]
         close = difflib.get_close_matches(item["input"], expected, n=1, cutoff=0.5)
-        if close:
-            message += f"; did you mean `{close[0]}`?"
-    if kind != "cross_field" and "input" in item and not isinstance(item["input"], dict | list):
-        message = f"{message}, got `{item['input']}`"
-    return SchemaError(message, source.value(path))
+        hint = f"did you mean `{close[0]}`?" if close else ""
+    return SchemaError(message, source.value(path), hint)
 
 
 def _annotation_at(path: PathKey) -> Any:

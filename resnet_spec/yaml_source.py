@@ -82,13 +82,34 @@ class SourceMap:
                 del table[p]
 
 
+class _TooDeep(Exception):
+    """Nesting beyond the limit, found while composing at `mark`."""
+
+    def __init__(self, mark: yaml.Mark) -> None:
+        super().__init__()
+        self.mark = mark
+
+
 class _PositionalLoader(yaml.SafeLoader):
     """A SafeLoader whose plain scalars stay unresolved: we resolve them by YAML 1.2 rules."""
+
+    _depth = 0
 
     def resolve(self, kind: type, value: Any, implicit: tuple[bool, bool]) -> str:
         if kind is yaml.ScalarNode and implicit[0]:
             return _PLAIN
         return super().resolve(kind, value, implicit)
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        # Bounded while composing, so that `[[[[...` fails at its line as soon as it is too
+        # deep, instead of after PyYAML's recursion has run out of stack.
+        self._depth += 1
+        try:
+            if self._depth > limits.MAX_YAML_DEPTH + 1:
+                raise _TooDeep(self.peek_event().start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
 
 def _loc(file: str, node: yaml.Node) -> Loc:
@@ -228,9 +249,18 @@ def parse_text(text: str, display: str) -> tuple[Any, SourceMap]:
         mark = err.problem_mark or err.context_mark
         where = Loc(display, mark.line + 1, mark.column + 1) if mark else Loc(display)
         problem = err.problem or err.context or "invalid YAML"
-        raise YamlError(f"invalid YAML: {problem}", where) from None
+        if err.context and problem.startswith("but "):
+            # PyYAML splits "expected a single document ... but found another" in two.
+            problem = f"{err.context} {problem}"
+        hint = "indent with spaces; YAML does not allow tabs" if "'\\t'" in problem else ""
+        raise YamlError(f"invalid YAML: {problem}", where, hint) from None
     except yaml.YAMLError as err:
         raise YamlError(f"invalid YAML: {err}", Loc(display)) from None
+    except _TooDeep as err:
+        raise YamlError(
+            f"nested deeper than {limits.MAX_YAML_DEPTH} levels",
+            Loc(display, err.mark.line + 1, err.mark.column + 1),
+        ) from None
     except RecursionError:
         raise YamlError(
             f"nested deeper than {limits.MAX_YAML_DEPTH} levels", Loc(display)

@@ -81,7 +81,9 @@ def main(argv: list[str] | None = None) -> Any:
     debug = "--debug" in args
     args = [a for a in args if a != "--debug"]
     try:
-        return cli.main(args=args, prog_name="resnet-spec", standalone_mode=False)
+        return cli.main(
+            args=args, prog_name="resnet-spec", standalone_mode=False, obj={"debug": debug}
+        )
     except click.exceptions.Exit as stop:
         sys.exit(stop.exit_code)
     except click.ClickException as err:

@@ -20,7 +20,10 @@ def schema(output: str | None) -> None:
     """Print the JSON Schema of specs, for editors (yaml-language-server) and tools."""
     text = schema_text()
     if output:
-        with open(output, "w", encoding="utf-8") as f:
-            f.write(text)
+        try:
+            with open(output, "w", encoding="utf-8") as f:
+                f.write(text)
+        except OSError as err:
+            raise click.FileError(output, err.strerror) from None
     else:
         click.echo(text, nl=False)

@@ -14,6 +14,12 @@ def _fmt(shape: tuple[int, ...]) -> str:
     return "×".join(str(d) for d in shape)
 
 
+def _debug_requested() -> bool:
+    """Whether `--debug` was given: then the first error propagates, with its traceback."""
+    root = click.get_current_context().find_root()
+    return bool(root.params.get("debug") or (isinstance(root.obj, dict) and root.obj.get("debug")))
+
+
 @click.command()
 @click.argument("specs", nargs=-1, required=True, metavar="SPEC...")
 @click.option("-q", "--quiet", is_flag=True, help="Print errors only.")
@@ -29,11 +35,14 @@ def validate(specs: tuple[str, ...], quiet: bool) -> None:
     """
     import resnet_spec
 
+    debug = _debug_requested()
     failed = 0
     for ref in specs:
         try:
             graph = resnet_spec.elaborate(ref)
         except SpecError as err:
+            if debug:
+                raise
             failed += 1
             report(err)
             continue

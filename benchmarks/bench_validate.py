@@ -1,0 +1,100 @@
+"""How long `resnet-spec validate` takes, against the anchor `python -c "import torch"`.
+
+Target of issue 2: validating resnet152 as a fresh process takes under half the time of a bare
+`import torch`, both as processes, median of several interleaved runs (one untimed warm-up each,
+so that neither pays for a cold disk cache). Also timed, for the record: the whole bad-spec
+corpus through the CLI in one process, and each corpus case in-process (load to error), which
+must stay far below a second, since `validate` is meant to fail fast even on hostile input.
+
+    python benchmarks/bench_validate.py [--runs 7]
+
+Exits 1 when the ratio misses the target.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+TARGET = 0.5
+REPO = Path(__file__).resolve().parent.parent
+BAD = REPO / "tests" / "bad"
+ANCHOR = 'python -c "import torch"'
+
+
+def wall_time(command: list[str], cwd: Path = REPO, expect: int = 0) -> float:
+    """Seconds for one run of `command` as a process; an unexpected exit code stops us."""
+    start = time.perf_counter()
+    proc = subprocess.run(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    elapsed = time.perf_counter() - start
+    if proc.returncode != expect:
+        raise SystemExit(f"{' '.join(command)} exited {proc.returncode}, expected {expect}")
+    return elapsed
+
+
+def interleaved(commands: dict[str, list[str]], runs: int) -> dict[str, list[float]]:
+    """Each command `runs` times, taking turns, after one untimed warm-up each."""
+    for command in commands.values():
+        wall_time(command)
+    times: dict[str, list[float]] = {name: [] for name in commands}
+    for _ in range(runs):
+        for name, command in commands.items():
+            times[name].append(wall_time(command))
+    return times
+
+
+def corpus_in_process() -> dict[str, float]:
+    """Seconds of `validate FILE` per corpus file, in this process (imports already paid)."""
+    from resnet_spec.cli import main
+
+    seconds = {}
+    os.chdir(BAD)
+    for path in sorted(BAD.glob("*.yaml")):
+        sink = io.StringIO()
+        start = time.perf_counter()
+        with contextlib.redirect_stderr(sink), contextlib.suppress(SystemExit):
+            main(["validate", path.name])
+        seconds[path.name] = time.perf_counter() - start
+    os.chdir(REPO)
+    return seconds
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=7, help="timed runs of each command")
+    args = parser.parse_args()
+    validate = "resnet-spec validate resnet152"
+    times = interleaved({
+        validate: [sys.executable, "-m", "resnet_spec", "validate", "resnet152"],
+        ANCHOR: [sys.executable, "-c", "import torch"],
+    }, args.runs)
+    anchor = statistics.median(times[ANCHOR])
+    print(f"median of {args.runs} runs each, as processes ({sys.executable})")
+    for name, values in times.items():
+        median = statistics.median(values)
+        print(f"  {name:<34} {median:6.3f} s   ratio to import torch  {median / anchor:.2f}")
+    ratio = statistics.median(times[validate]) / anchor
+
+    files = sorted(p.name for p in BAD.glob("*.yaml"))
+    whole = wall_time([sys.executable, "-m", "resnet_spec", "validate", *files], cwd=BAD,
+                      expect=1)
+    print(f"bad corpus, {len(files)} files in one `validate` process: {whole:.3f} s")
+    per_case = corpus_in_process()
+    slowest = max(per_case, key=per_case.__getitem__)
+    print(f"bad corpus in-process: median {statistics.median(per_case.values()) * 1e3:.1f} ms "
+          f"per case, slowest {slowest} {per_case[slowest] * 1e3:.1f} ms")
+
+    verdict = "meets" if ratio < TARGET else "MISSES"
+    print(f"validate/import-torch ratio {ratio:.2f}: {verdict} the target of < {TARGET}")
+    return 0 if ratio < TARGET else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,74 @@
+"""The torch back end: the checked IR into a `torch.fx.GraphModule`, the only package that
+imports torch.
+
+`compile_graph` builds the module on the meta device (nothing allocated, nothing drawn), then
+either assigns the tensors of a weights file or allocates each tensor once and initializes it
+from the seed. See `lower` (IR -> fx), `init` (torchvision's scheme) and `weights` (files).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import torch
+from torch import fx
+
+from compiler.init import initialize
+from compiler.lower import lower
+from compiler.weights import WeightsError, cast_state, check_fit, load_state_file
+from resnet_spec.ir import Graph
+
+__all__ = ["WeightsError", "compile_graph", "load_state_file", "lower"]
+
+
+def compile_graph(
+    graph: Graph,
+    *,
+    weights: str | os.PathLike[str] | None = None,
+    seed: int = 0,
+    for_inference: bool = False,
+    device: Any = None,
+    dtype: torch.dtype | str | None = None,
+) -> fx.GraphModule:
+    """The torch module of a checked IR graph.
+
+    `weights`: a safetensors or torch state dict file whose keys and shapes must equal the
+    graph's (`WeightsError` lists the ones that do not); without it, parameters are initialized
+    from `seed`. `device` (default CPU; `meta` allocates nothing) and `dtype` (default torch's
+    default dtype) place every floating tensor. `for_inference` returns it in eval mode.
+    """
+    device = torch.device(device if device is not None else "cpu")
+    dtype = _dtype(dtype)
+    if weights is not None:
+        model = _with_weights(graph, weights, device, dtype)
+    else:
+        model = lower(graph, device="meta", dtype=dtype)
+        if device.type != "meta":
+            model.to_empty(device=device)
+            initialize(model, graph, seed=seed)
+    return model.train(not for_inference)
+
+
+def _with_weights(graph: Graph, weights: str | os.PathLike[str], device: torch.device,
+                  dtype: torch.dtype) -> fx.GraphModule:
+    """Load before lowering, so a file that does not fit costs no module; then assign."""
+    read_on = device if device.type != "meta" else torch.device("cpu")
+    state = load_state_file(weights, device=read_on)
+    check_fit(state, graph.state_shapes(), model=graph.name, source=os.fspath(weights))
+    state = cast_state(state, dtype, device)
+    model = lower(graph, device="meta", dtype=dtype)
+    model.load_state_dict(state, strict=True, assign=True)
+    return model
+
+
+def _dtype(dtype: torch.dtype | str | None) -> torch.dtype:
+    """A torch dtype from a dtype, its name (`float16`, `torch.float16`) or None (default)."""
+    if dtype is None:
+        return torch.get_default_dtype()
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    found = getattr(torch, str(dtype).removeprefix("torch."), None)
+    if not isinstance(found, torch.dtype):
+        raise ValueError(f"not a torch dtype: {dtype!r}")
+    return found

@@ -1,0 +1,108 @@
+"""Deployment files of a compiled module: safetensors weights and a `torch.export` program.
+
+The `.pt2` program is exported in eval mode with the batch dimension dynamic. torch.export
+specializes a dimension whose example size is 0 or 1, so the trace uses a batch of 2 while the
+declared range starts at 1. Every saved program is loaded back and compared with the module
+before the build goes on: a file that does not load, or computes something else, never ships.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import torch
+from safetensors.torch import save_file
+
+from resnet_spec.errors import SpecError
+from resnet_spec.ir import Graph
+
+TRACE_BATCH = 2
+"""Batch of the example the program is traced with: 0 and 1 would be specialized."""
+
+CHECK_BATCHES = (1,)
+"""Batches the saved program is run at, against the module, before a build accepts it."""
+
+
+class ExportError(SpecError):
+    """An exported program that does not load back or disagrees with the module it came from."""
+
+
+def save_safetensors(module: torch.nn.Module, path: str | os.PathLike[str]) -> None:
+    """Write the module's state_dict (torchvision/timm names) as safetensors, byte-stable."""
+    state = {name: t.detach().contiguous() for name, t in module.state_dict().items()}
+    save_file(state, os.fspath(path), metadata={"format": "pt"})
+
+
+def example_input(graph: Graph, batch: int, like: torch.nn.Module) -> torch.Tensor:
+    """A fixed pseudo-random image batch of the graph's input shape, on the module's device."""
+    first = next(like.parameters(), None)
+    device = first.device if first is not None else torch.device("cpu")
+    dtype = first.dtype if first is not None else torch.float32
+    generator = torch.Generator().manual_seed(batch)
+    x = torch.randn((batch, *graph.input_shape), generator=generator)
+    return x.to(device=device, dtype=dtype)
+
+
+def export_program(module: torch.nn.Module, graph: Graph) -> torch.export.ExportedProgram:
+    """`torch.export` the module in eval mode, batch dynamic from 1 up, other sizes fixed."""
+    batch = torch.export.Dim("batch", min=1)
+    example = example_input(graph, TRACE_BATCH, module)
+    was_training = module.training
+    module.eval()
+    try:
+        return torch.export.export(module, (example,), dynamic_shapes=({0: batch},))
+    finally:
+        module.train(was_training)
+
+
+def export_pt2(
+    module: torch.nn.Module, graph: Graph, path: str | os.PathLike[str]
+) -> torch.export.ExportedProgram:
+    """Export the module to a `.pt2` file at `path`, then load it back and check it runs."""
+    program = export_program(module, graph)
+    torch.export.save(program, os.fspath(path))
+    verify_pt2(module, graph, path)
+    return program
+
+
+def verify_pt2(
+    module: torch.nn.Module,
+    graph: Graph,
+    path: str | os.PathLike[str],
+    batches: tuple[int, ...] = CHECK_BATCHES,
+) -> None:
+    """Load the saved program and compare its outputs with the module's at each batch size."""
+    try:
+        loaded = torch.export.load(os.fspath(path)).module()
+    except Exception as err:  # any failure to read back means the file is unusable
+        raise ExportError(f"{path}: the saved program does not load back: {err}") from err
+    was_training = module.training
+    module.eval()
+    try:
+        for batch in batches:
+            _compare(module, loaded, example_input(graph, batch, module), path)
+    finally:
+        module.train(was_training)
+
+
+def _compare(module: torch.nn.Module, loaded: Any, x: torch.Tensor, path: Any) -> None:
+    with torch.no_grad():
+        expected, got = _flat(module(x)), _flat(loaded(x))
+    if [e.shape for e in expected] != [g.shape for g in got]:
+        raise ExportError(f"{path}: at batch {x.shape[0]} the program's output shapes differ")
+    for e, g in zip(expected, got, strict=True):
+        # relative to the output's scale: random-init logits of deep nets can be large
+        tolerance = 1e-4 * max(1.0, float(e.abs().max()))
+        if float((e - g).abs().max()) > tolerance:
+            raise ExportError(f"{path}: at batch {x.shape[0]} the program's outputs differ "
+                              "from the module's")
+
+
+def _flat(output: Any) -> list[torch.Tensor]:
+    """A module's outputs as a list: a tensor, or a backbone's `{stage: tensor}` by key."""
+    if isinstance(output, dict):
+        return [output[key] for key in sorted(output)]
+    if isinstance(output, list | tuple):
+        return list(output)
+    return [output]

@@ -1,0 +1,115 @@
+"""Weights files: reading safetensors or `.pt`/`.pth` state dicts, and judging their fit.
+
+A `.pt`/`.pth` file is read with `torch.load(weights_only=True)`, never plain pickle. The format
+is told by the file's first bytes, not its name: a safetensors file starts with its 8-byte header
+length then `{`, anything else goes to `torch.load`. Every problem is a `WeightsError` (a
+`SpecError`, so the CLI prints it and exits 1), located at the file.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import zipfile
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+
+from resnet_spec.errors import Loc, SpecError
+from resnet_spec.ir import Shape
+
+SHOWN = 5
+"""How many keys of each kind a fitting report names."""
+
+
+class WeightsError(SpecError):
+    """A weights file cannot be read, is not a state dict, or does not fit the model."""
+
+
+def load_state_file(path: str | os.PathLike[str], *, device: Any = None
+                    ) -> dict[str, torch.Tensor]:
+    """The state dict in a safetensors or torch file, its tensors on `device` (default CPU)."""
+    where = Loc(os.fspath(path))
+    device = torch.device(device if device is not None else "cpu")
+    try:
+        with open(path, "rb") as f:
+            head = f.read(9)
+        state = _read_safetensors(path, device) if _is_safetensors(head) else _read_torch(
+            path, device)
+    except OSError as e:
+        raise WeightsError(f"cannot read the weights file: {e.strerror or e}", where) from e
+    except (RuntimeError, ValueError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile,
+            ImportError) as e:
+        first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise WeightsError(f"not a safetensors or torch state dict file: {first_line}",
+                           where) from e
+    return _as_state_dict(state, where)
+
+
+def _is_safetensors(head: bytes) -> bool:
+    return len(head) == 9 and head[8:9] == b"{"
+
+
+def _read_safetensors(path: str | os.PathLike[str], device: torch.device) -> Any:
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        return load_file(path, device=str(device))
+    except SafetensorError as e:
+        raise ValueError(str(e)) from e
+
+
+def _read_torch(path: str | os.PathLike[str], device: torch.device) -> Any:
+    return torch.load(path, map_location=device, weights_only=True)
+
+
+def _as_state_dict(state: Any, where: Loc) -> dict[str, torch.Tensor]:
+    """`state` itself where it maps names to tensors, else a WeightsError saying what it is."""
+    if not isinstance(state, Mapping):
+        raise WeightsError(f"the file holds a {type(state).__name__}, not a state dict", where)
+    wrong = [k for k, v in state.items() if not (isinstance(k, str) and torch.is_tensor(v))]
+    if wrong:
+        keys = ", ".join(map(repr, list(state)[:SHOWN]))
+        nested = [k for k in ("state_dict", "model", "model_state_dict") if k in state]
+        hint = f"the state dict may be under {nested[0]!r}; save that alone" if nested else ""
+        raise WeightsError(
+            f"the file is not a state dict of tensors (its keys include {keys})", where, hint)
+    return dict(state)
+
+
+def check_fit(state: Mapping[str, torch.Tensor], expected: Mapping[str, Shape], *,
+              model: str, source: str) -> None:
+    """Raise a WeightsError naming missing, unexpected and wrongly shaped keys, if any."""
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    shaped = [
+        f"{k} (file {tuple(state[k].shape)}, model {tuple(expected[k])})"
+        for k in expected
+        if k in state and tuple(state[k].shape) != tuple(expected[k])
+    ]
+    parts = [
+        _listing(what, keys)
+        for what, keys in (("missing", missing), ("unexpected", unexpected),
+                           ("wrongly shaped", shaped))
+        if keys
+    ]
+    if parts:
+        raise WeightsError(f"the weights do not fit {model}: " + "; ".join(parts), Loc(source),
+                           "is the file for the same architecture and number of classes?")
+
+
+def _listing(what: str, keys: list[str]) -> str:
+    more = f", ... ({len(keys) - SHOWN} more)" if len(keys) > SHOWN else ""
+    return f"{len(keys)} {what}: " + ", ".join(keys[:SHOWN]) + more
+
+
+def cast_state(state: dict[str, torch.Tensor], dtype: torch.dtype, device: torch.device
+               ) -> dict[str, torch.Tensor]:
+    """Every tensor on `device`, floating ones in `dtype` (integer buffers such as
+    `num_batches_tracked` keep theirs). Tensors already right are kept, not copied."""
+    return {
+        k: v.to(device=device, dtype=dtype if v.is_floating_point() else v.dtype)
+        for k, v in state.items()
+    }

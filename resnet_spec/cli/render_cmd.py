@@ -1,0 +1,59 @@
+"""`resnet-spec render SPEC [-o FILE]`: a diagram from the IR; torch is never imported."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from resnet_spec.cli import CapabilityMissing
+from resnet_spec.render import DIRECTIONS, LEVELS, SUFFIXES
+
+
+def _check_suffix(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None and Path(value).suffix.lower() not in SUFFIXES:
+        raise click.BadParameter(f"the format comes from the suffix: end {value!r} in "
+                                 f"{', '.join(SUFFIXES)}")
+    return value
+
+
+@click.command()
+@click.argument("spec", metavar="SPEC")
+@click.option("--level", type=click.Choice(LEVELS), default="blocks", show_default=True,
+              help="stages: a box per stage; blocks: a box per block with its shortcut; "
+                   "layers: every op.")
+@click.option("--direction", type=click.Choice(DIRECTIONS), default="TB", show_default=True,
+              help="Top to bottom or left to right.")
+@click.option("--collapse/--no-collapse", default=None,
+              help="Fold runs of identical blocks into one box marked ×N "
+                   "[default: on above 40 blocks].")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), callback=_check_suffix,
+              help="FILE.svg, FILE.png or FILE.dot; without it the DOT goes to stdout.")
+def render(spec: str, level: str, direction: str, collapse: bool | None,
+           output: str | None) -> None:
+    """Draw SPEC (a file or a built-in name) as a diagram, straight from the checked IR.
+
+    SVG and PNG use the system `dot` when it is on PATH, else the `graphviz-pure` binary
+    installed with resnet-spec; `.dot` needs neither.
+
+    \b
+    Examples:
+      resnet-spec render resnet50 --level blocks -o r50.svg
+      resnet-spec render cifar_resnet1202 --level layers -o r1202.png
+      resnet-spec render specs/resnet18.yaml --level stages --direction LR | dot -Tpdf > r18.pdf
+    """
+    import resnet_spec
+    from resnet_spec.render import RendererMissing, to_dot, write_diagram
+
+    graph = resnet_spec.elaborate(spec)
+    for warning in graph.warnings:
+        click.echo(warning, err=True)
+    options = {"level": level, "direction": direction, "collapse": collapse}
+    if output is None:
+        click.echo(to_dot(graph, **options), nl=False)
+        return
+    try:
+        write_diagram(graph, output, **options)
+    except RendererMissing as err:
+        raise CapabilityMissing(str(err)) from err
+    click.echo(f"wrote {output}", err=True)

@@ -1,0 +1,96 @@
+"""Architecture diagrams drawn from the IR alone: DOT text, then SVG or PNG through `dot`.
+
+    to_dot(graph, level="blocks")      -> DOT source (deterministic: same graph, same text)
+    render(dot_source, "svg" | "png")  -> image bytes (system `dot`, else `graphviz-pure`)
+    write_diagram(graph, "r50.svg")    -> the file, format from the suffix, written atomically
+
+Levels: `stages` (a box per stage), `blocks` (a box per block, shortcuts as their own edges),
+`layers` (every op). `collapse` folds runs of identical blocks into one box marked ×N; by
+default it is on at `blocks` and `layers` for nets of more than 40 blocks.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from resnet_spec.ir import Graph
+from resnet_spec.render import blocks, common, layers, stages
+from resnet_spec.render.engine import RendererMissing, RenderError, find_executable, render
+
+__all__ = [
+    "DIRECTIONS",
+    "LEVELS",
+    "SUFFIXES",
+    "RenderError",
+    "RendererMissing",
+    "find_executable",
+    "render",
+    "to_dot",
+    "write_diagram",
+]
+
+LEVELS: tuple[str, ...] = ("stages", "blocks", "layers")
+DIRECTIONS: tuple[str, ...] = ("TB", "LR")
+SUFFIXES: tuple[str, ...] = (".svg", ".png", ".dot")
+
+_DRAW: dict[str, Callable[..., None]] = {
+    "stages": stages.draw,
+    "blocks": blocks.draw,
+    "layers": layers.draw,
+}
+
+
+def to_dot(graph: Graph, *, level: str = "blocks", direction: str = "TB",
+           collapse: bool | None = None) -> str:
+    """The DOT source of a diagram of `graph` at `level`, laid out top-to-bottom (`TB`) or
+    left-to-right (`LR`). `collapse=None` collapses nets of more than 40 blocks."""
+    if level not in LEVELS:
+        raise RenderError(f"unknown diagram level {level!r}",
+                          hint=f"use one of {', '.join(LEVELS)}")
+    if direction not in DIRECTIONS:
+        raise RenderError(f"unknown direction {direction!r}", hint="use TB or LR")
+    canvas = common.new_canvas(graph, direction)
+    _DRAW[level](graph, canvas, common.resolve_collapse(graph, collapse) and level != "stages")
+    return canvas.source
+
+
+def diagram_bytes(graph: Graph, fmt: str, **options: Any) -> bytes:
+    """The diagram as `dot`, `svg` or `png` bytes."""
+    source = to_dot(graph, **options)
+    return source.encode("utf-8") if fmt == "dot" else render(source, fmt)
+
+
+def write_diagram(graph: Graph, path: str | os.PathLike[str], **options: Any) -> None:
+    """Write a diagram to `path`, its format from the suffix (.svg, .png, .dot); `options` are
+    `to_dot`'s. The file appears whole or not at all."""
+    target = Path(path)
+    suffix = target.suffix.lower()
+    if suffix not in SUFFIXES:
+        raise RenderError(f"cannot tell the diagram format of {str(target)!r}",
+                          hint=f"end the file name in {', '.join(SUFFIXES)}")
+    data = diagram_bytes(graph, suffix[1:], **options)
+    _write_atomic(target, data)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _write_atomic(target: Path, data: bytes) -> None:
+    # a temporary file in the same folder, renamed over the target: readers never see half
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        os.chmod(temp, 0o666 & ~_umask())  # mkstemp makes 0600; a diagram is for sharing
+        os.replace(temp, target)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,55 @@
+"""The `stages` level: input, stem, one box per residual stage, head, outputs."""
+
+from __future__ import annotations
+
+import graphviz
+
+from resnet_spec.ir import Graph, StageInfo
+from resnet_spec.render import common, ops, palette
+
+_BRIEF_OPS = ("conv", "pool", "global_pool", "dropout", "linear", "zero_pad")
+"""Ops named in the one-line account of a stem or head (norms and activations go without)."""
+
+
+def _params(graph: Graph, names: list[str]) -> int:
+    return sum(graph.node(name).param_count() for name in names)
+
+
+def _stage_label(graph: Graph, stage: StageInfo) -> str:
+    blocks = [graph.block(name) for name in stage.blocks]
+    kind = blocks[0].kind.value if blocks else "block"
+    out = stage.out_shape[0]
+    widths = f"width {stage.width}" + (f" → {out}" if out != stage.width else "") + (
+        f" · stride {stage.stride}" if stage.stride > 1 else "")
+    shortcuts = list(dict.fromkeys(b.shortcut.replace("_", "-") for b in blocks))
+    lines = [widths, f"shortcut: {', '.join(shortcuts)}",
+             f"out {common.shape_text(stage.out_shape)}"]
+    note = common.params_text(_params(graph, stage.nodes))
+    return common.box_label(f"{stage.name}: {stage.depth} × {kind}", lines, note)
+
+
+def brief_box(canvas: graphviz.Digraph, graph: Graph, stage: StageInfo) -> None:
+    """The stem or the head as one box naming its ops in order (not its norms or activations)."""
+    nodes = [graph.node(name) for name in stage.nodes]
+    lines = [*ops.summary(nodes, _BRIEF_OPS), f"out {common.shape_text(stage.out_shape)}"]
+    note = common.params_text(_params(graph, stage.nodes))
+    family = "conv" if stage.kind == "stem" else "head"
+    canvas.node(stage.name, common.box_label(stage.name, lines, note), width="2.6",
+                group="main", **palette.family_style(family))
+
+
+def _stage_box(canvas: graphviz.Digraph, graph: Graph, stage: StageInfo) -> None:
+    kind = graph.block(stage.blocks[0]).kind.value if stage.blocks else ""
+    canvas.node(stage.name, _stage_label(graph, stage), width="2.6",
+                **palette.family_style(palette.BLOCK_FAMILY.get(kind, "other")))
+
+
+def draw(graph: Graph, canvas: graphviz.Digraph, collapse: bool) -> None:
+    """Add the stage-level picture to `canvas` (`collapse` changes nothing at this level)."""
+    common.io_node(canvas, graph.input, "input", graph.input_shape)
+    previous, shape = graph.input, graph.input_shape
+    for stage in graph.stages:
+        (_stage_box if stage.kind == "stage" else brief_box)(canvas, graph, stage)
+        canvas.edge(previous, stage.name, label=common.edge_shape(shape))
+        previous, shape = stage.name, stage.out_shape
+    common.outputs(canvas, graph, lambda _: previous)

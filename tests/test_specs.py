@@ -1,0 +1,126 @@
+"""Every built-in spec loads, elaborates and checks, with the published shapes and sizes.
+
+Parameter counts: torchvision's weight metadata (exact) and the paper's Table 6 for the CIFAR
+nets (to the published rounding), as listed in /work/shared/reference/figures.md.
+"""
+
+from __future__ import annotations
+
+import pytest
+from conftest import SPECS
+
+import resnet_spec
+from resnet_spec import builtins
+from resnet_spec.check import check_graph
+
+# torchvision's `num_params` for the v1.5 models; the paper's v1 layout has the same weights.
+TORCHVISION = {
+    "resnet18": 11_689_512,
+    "resnet34": 21_797_672,
+    "resnet50": 25_557_032,
+    "resnet50_v1": 25_557_032,
+    "resnet101": 44_549_160,
+    "resnet101_v1": 44_549_160,
+    "resnet152": 60_192_808,
+    "resnet152_v1": 60_192_808,
+    "resnext50_32x4d": 25_028_904,
+    "resnext101_32x8d": 88_791_336,
+    "resnext101_64x4d": 83_455_272,
+    "wide_resnet50_2": 68_883_240,
+    "wide_resnet101_2": 126_886_696,
+}
+
+# Table 6: (n, params as printed). Plain nets have the same weights (option A adds none).
+TABLE6 = {
+    "cifar_resnet20": (3, "0.27M"),
+    "cifar_resnet32": (5, "0.46M"),
+    "cifar_resnet44": (7, "0.66M"),
+    "cifar_resnet56": (9, "0.85M"),
+    "cifar_resnet110": (18, "1.7M"),
+    "cifar_resnet1202": (200, "19.4M"),
+    "cifar_plain20": (3, "0.27M"),
+    "cifar_plain56": (9, "0.85M"),
+}
+
+# Blocks per stage of the ImageNet depths.
+DEPTHS = {18: [2, 2, 2, 2], 34: [3, 4, 6, 3], 50: [3, 4, 6, 3], 101: [3, 4, 23, 3],
+          152: [3, 8, 36, 3]}
+
+ALL = builtins.names()
+
+
+def test_every_spec_file_is_a_builtin() -> None:
+    assert sorted(p.stem for p in SPECS.glob("*.yaml")) == ALL
+    assert set(TORCHVISION) | set(TABLE6) | {"plain18", "plain34"} == set(ALL)
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_builtin_elaborates_and_checks_clean(name: str) -> None:
+    spec = resnet_spec.load(name)
+    assert spec.name == name
+    graph = resnet_spec.elaborate(spec)
+    assert check_graph(graph) == []
+    assert graph.warnings == []
+    classes = 10 if name.startswith("cifar_") else 1000
+    assert graph.node(graph.outputs["logits"]).shape == (classes,)
+
+
+@pytest.mark.parametrize("name", sorted(TORCHVISION))
+def test_imagenet_params_equal_torchvision(name: str) -> None:
+    graph = resnet_spec.elaborate(name)
+    assert graph.param_count() == TORCHVISION[name]
+    channels = 512 if name in ("resnet18", "resnet34") else 2048
+    assert graph.stages[-2].out_shape == (channels, 7, 7)
+
+
+@pytest.mark.parametrize("name", sorted(TABLE6))
+def test_cifar_params_match_table_6(name: str) -> None:
+    n, printed = TABLE6[name]
+    graph = resnet_spec.elaborate(name)
+    assert len(graph.blocks) == 3 * n
+    decimals = len(printed.removesuffix("M").split(".")[1])
+    assert f"{graph.param_count() / 1e6:.{decimals}f}M" == printed
+    assert [s.out_shape for s in graph.stages[1:4]] == [(16, 32, 32), (32, 16, 16), (64, 8, 8)]
+
+
+@pytest.mark.parametrize("depth", sorted(DEPTHS))
+def test_imagenet_depths(depth: int) -> None:
+    graph = resnet_spec.elaborate(f"resnet{depth}")
+    assert [s.depth for s in graph.stages if s.kind == "stage"] == DEPTHS[depth]
+    shapes = [s.out_shape[1:] for s in graph.stages if s.kind != "head"]
+    assert shapes == [(56, 56), (56, 56), (28, 28), (14, 14), (7, 7)]
+
+
+def test_plain_nets_have_no_additions() -> None:
+    for name in ("plain18", "plain34", "cifar_plain20", "cifar_plain56"):
+        graph = resnet_spec.elaborate(name)
+        assert not [n for n in graph.nodes() if n.op == "add"]
+        assert {b.shortcut for b in graph.blocks} == {"none"}
+
+
+def test_plain_imagenet_nets_lack_only_the_projections() -> None:
+    """plain-18 = ResNet-18 minus its three 1x1 projection shortcuts (conv + norm)."""
+    projections = sum(c * d + 2 * d for c, d in ((64, 128), (128, 256), (256, 512)))
+    assert (resnet_spec.elaborate("resnet18").param_count()
+            - resnet_spec.elaborate("plain18").param_count()) == projections
+
+
+def test_v1_moves_the_stride_to_the_first_conv() -> None:
+    v15 = resnet_spec.elaborate("resnet50").node("layer2.0.conv2")
+    v1 = resnet_spec.elaborate("resnet50_v1")
+    assert v15.stride == 2
+    assert (v1.node("layer2.0.conv1").stride, v1.node("layer2.0.conv2").stride) == (2, 1)
+
+
+def test_cifar_uses_zero_padding_shortcuts() -> None:
+    graph = resnet_spec.elaborate("cifar_resnet20")
+    assert [b.shortcut for b in graph.blocks if b.index == 0] == ["identity", "zero_pad",
+                                                                   "zero_pad"]
+
+
+def test_torchvision_state_dict_names() -> None:
+    names = resnet_spec.elaborate("resnet50").state_shapes()
+    assert names["conv1.weight"] == (64, 3, 7, 7)
+    assert names["layer1.0.downsample.0.weight"] == (256, 64, 1, 1)
+    assert names["layer4.2.bn3.running_var"] == (2048,)
+    assert names["fc.weight"] == (1000, 2048)
