@@ -15,20 +15,14 @@ from __future__ import annotations
 import argparse
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
+# `python benchmarks/bench_render.py` puts benchmarks/ first on sys.path
+from timing import interleaved, process_seconds
+
 TARGET_S = 10.0
-
-
-def wall_time(command: list[str]) -> float:
-    """Seconds for one run of a command as a process; its failure stops the benchmark."""
-    start = time.perf_counter()
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return time.perf_counter() - start
 
 
 def render_command(spec: str, level: str, out: Path, *extra: str) -> list[str]:
@@ -46,10 +40,9 @@ def main() -> int:
     print(f"renderer: {renderer}; python: {sys.executable}")
     with tempfile.TemporaryDirectory() as folder:
         target = render_command(args.spec, args.level, Path(folder) / "x.svg")
-        wall_time(target)  # warm-up: the first run reads the interpreter's files from disk
-        times = [wall_time(target) for _ in range(args.runs)]
+        times = interleaved({"target": target}, args.runs)["target"]
         full = render_command(args.spec, "blocks", Path(folder) / "y.svg", "--no-collapse")
-        reference = wall_time(full)
+        reference = process_seconds(full)
     median = statistics.median(times)
     runs = " ".join(f"{t:.2f}" for t in times)
     print(f"render {args.spec} --level {args.level} -o x.svg: runs {runs} s")

@@ -14,29 +14,12 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
 import sys
-import time
+
+# `python benchmarks/bench_summary.py` puts benchmarks/ first on sys.path
+from timing import interleaved
 
 TARGET = 0.5
-
-
-def wall_time(command: list[str]) -> float:
-    """Seconds for one run of a command as a process; its failure stops the benchmark."""
-    start = time.perf_counter()
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - start
-
-
-def measure(commands: dict[str, list[str]], runs: int) -> dict[str, list[float]]:
-    """Interleaved timings of every command, after one untimed warm-up each."""
-    for command in commands.values():
-        wall_time(command)
-    times: dict[str, list[float]] = {name: [] for name in commands}
-    for _ in range(runs):
-        for name, command in commands.items():
-            times[name].append(wall_time(command))
-    return times
 
 
 def main() -> int:
@@ -51,7 +34,7 @@ def main() -> int:
             [sys.executable, "-m", "resnet_spec", "summary", args.spec, "--json"],
         'python -c "import torch"': [sys.executable, "-c", "import torch"],
     }
-    times = measure(commands, args.runs)
+    times = interleaved(commands, args.runs)
     anchor = statistics.median(times['python -c "import torch"'])
     print(f"median of {args.runs} runs each, as processes ({sys.executable})")
     worst = 0.0

@@ -18,36 +18,17 @@ import contextlib
 import io
 import os
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
+
+# `python benchmarks/bench_validate.py` puts benchmarks/ first on sys.path
+from timing import interleaved, process_seconds
 
 TARGET = 0.5
 REPO = Path(__file__).resolve().parent.parent
 BAD = REPO / "tests" / "bad"
 ANCHOR = 'python -c "import torch"'
-
-
-def wall_time(command: list[str], cwd: Path = REPO, expect: int = 0) -> float:
-    """Seconds for one run of `command` as a process; an unexpected exit code stops us."""
-    start = time.perf_counter()
-    proc = subprocess.run(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    elapsed = time.perf_counter() - start
-    if proc.returncode != expect:
-        raise SystemExit(f"{' '.join(command)} exited {proc.returncode}, expected {expect}")
-    return elapsed
-
-
-def interleaved(commands: dict[str, list[str]], runs: int) -> dict[str, list[float]]:
-    """Each command `runs` times, taking turns, after one untimed warm-up each."""
-    for command in commands.values():
-        wall_time(command)
-    times: dict[str, list[float]] = {name: [] for name in commands}
-    for _ in range(runs):
-        for name, command in commands.items():
-            times[name].append(wall_time(command))
-    return times
 
 
 def corpus_in_process() -> dict[str, float]:
@@ -74,7 +55,7 @@ def main() -> int:
     times = interleaved({
         validate: [sys.executable, "-m", "resnet_spec", "validate", "resnet152"],
         ANCHOR: [sys.executable, "-c", "import torch"],
-    }, args.runs)
+    }, args.runs, cwd=REPO)
     anchor = statistics.median(times[ANCHOR])
     print(f"median of {args.runs} runs each, as processes ({sys.executable})")
     for name, values in times.items():
@@ -83,8 +64,8 @@ def main() -> int:
     ratio = statistics.median(times[validate]) / anchor
 
     files = sorted(p.name for p in BAD.glob("*.yaml"))
-    whole = wall_time([sys.executable, "-m", "resnet_spec", "validate", *files], cwd=BAD,
-                      expect=1)
+    whole = process_seconds([sys.executable, "-m", "resnet_spec", "validate", *files], cwd=BAD,
+                            expect=1)
     print(f"bad corpus, {len(files)} files in one `validate` process: {whole:.3f} s")
     per_case = corpus_in_process()
     slowest = max(per_case, key=per_case.__getitem__)

@@ -2,21 +2,17 @@
 
 The steps run in a fixed order, one call each (see `run_build`). Every file is written into a
 hidden staging folder beside the output folder; the last step writes `manifest.json` and swaps
-the staging folder into place with one rename. A build that fails or is killed at any moment
-therefore leaves either no output folder or the previous complete one. torch is imported only
-by the compile and export steps.
+the staging folder into place with one rename (`resnet_spec.outdir`). A build that fails or is
+killed at any moment therefore leaves either no output folder or the previous complete one.
+torch is imported only by the compile and export steps.
 """
 
 from __future__ import annotations
 
-import ctypes
 import hashlib
 import json
 import os
 import platform
-import shutil
-import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,12 +20,11 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 import resnet_spec
-from resnet_spec.errors import SpecError
 from resnet_spec.ir import Graph
 from resnet_spec.loader import load
+from resnet_spec.outdir import check_target, discard, open_staging, open_to_umask, swap_into_place
+from resnet_spec.resolved import resolved_dict, resolved_yaml
 from resnet_spec.schema import Spec
 
 STEPS = ("load", "elaborate", "check", "render", "cost", "compile", "export", "write")
@@ -40,10 +35,6 @@ StepHook = Callable[[int, int, str, "float | None"], None]
 its name and its seconds; a step that raises ends with seconds -1."""
 NoteHook = Callable[[str], None]
 """Called with one line for something the user should know (a warning, a skipped file)."""
-
-
-class OutputError(SpecError):
-    """The output folder cannot be written: it is a file, or its parent cannot be created."""
 
 
 @dataclass
@@ -136,7 +127,7 @@ def run_build(
         b.step("export", _export)  # torch.export, batch dynamic -> model.pt2, checked
         b.step("write", _publish)  # manifest.json; staging folder renamed into place
     finally:
-        _discard(b.staging)
+        discard(b.staging)
     return _result(b)
 
 
@@ -211,45 +202,9 @@ def _publish(b: _Build) -> None:
     data = manifest(b)
     b.files = data["files"]
     b.write(MANIFEST, json.dumps(data, indent=2) + "\n")
-    _open_to_umask(b.staging)
+    open_to_umask(b.staging)
     swap_into_place(b.staging, b.out)
     b.staging = None
-
-
-# -- the resolved spec -----------------------------------------------------------------------
-
-
-def resolved_dict(spec: Spec) -> dict[str, Any]:
-    """The spec as plain data with every default written out and nothing left to inherit."""
-    data = spec.model_dump(mode="json", exclude={"extends"})
-    data["block"]["expansion"] = spec.block.out_expansion
-    for index, stage in enumerate(data["stages"]):
-        stage["shortcut"] = spec.stage_shortcut(index).value
-        stage["block"] = {k: v for k, v in stage["block"].items() if v is not None}
-        if not stage["block"]:
-            del stage["block"]
-    if data["head"] is None:
-        data["head"] = "none"
-    return _drop_nones(data)
-
-
-def _drop_nones(value: Any) -> Any:
-    """Leave out unset optional fields (`se`, `features`, `widths`): absent means unset."""
-    if isinstance(value, dict):
-        return {k: _drop_nones(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [_drop_nones(v) for v in value]
-    return value
-
-
-def resolved_yaml(spec: Spec) -> str:
-    """`spec.resolved.yaml`: the resolved spec, one flow mapping per stage, keys in schema order."""
-    header = f"# {spec.name}, resolved by resnet-spec {resnet_spec.__version__}: extends merged, "
-    body = yaml.safe_dump(
-        resolved_dict(spec), sort_keys=False, default_flow_style=None, allow_unicode=True,
-        width=4096,
-    )
-    return header + "defaults written out\n" + body
 
 
 # -- the manifest ----------------------------------------------------------------------------
@@ -305,94 +260,3 @@ def _result(b: _Build) -> BuildResult:
         name=b.cost.name, out=b.out, params=b.cost.params, macs=b.cost.macs,
         files=b.files, seconds=b.seconds, notes=b.notes,
     )
-
-
-# -- the output folder, written whole or not at all --------------------------------------------
-
-
-def check_target(out: Path) -> Path:
-    """`out` as an output folder: an error if a file (not a folder) is in the way."""
-    if out.exists() and not out.is_dir():
-        raise OutputError(f"--out {out}: a file is in the way; the output is a folder")
-    return out
-
-
-def _staging_prefix(target: Path) -> str:
-    return f".{target.name}.build-"
-
-
-def open_staging(target: Path) -> Path:
-    """A fresh hidden folder beside `target`, on the same file system so renames are atomic."""
-    parent = target.absolute().parent
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-        remove_stale_staging(target)
-        staging = tempfile.mkdtemp(prefix=f"{_staging_prefix(target)}{os.getpid()}-", dir=parent)
-    except OSError as err:
-        raise OutputError(f"cannot write beside {target}: {err.strerror or err}") from err
-    os.chmod(staging, 0o777 & ~_umask())  # mkdtemp's 0700 would outlive the rename
-    return Path(staging)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def _open_to_umask(folder: Path) -> None:
-    """Give every file the mode a plain `open` would (some writers create them 0600)."""
-    mode = 0o666 & ~_umask()
-    for path in folder.iterdir():
-        path.chmod(mode)
-
-
-def remove_stale_staging(target: Path) -> None:
-    """Delete staging folders of earlier builds of `target` whose process no longer runs."""
-    prefix = _staging_prefix(target)
-    for path in target.absolute().parent.glob(prefix + "*"):
-        pid = path.name[len(prefix):].split("-", 1)[0]
-        if pid.isdigit() and not _alive(int(pid)):
-            shutil.rmtree(path, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # another user's process
-    return True
-
-
-def swap_into_place(staging: Path, target: Path) -> None:
-    """Make `staging` the folder at `target`; the previous one, if any, is removed after."""
-    if not target.exists():
-        os.rename(staging, target)
-        return
-    if _exchange(staging, target):
-        shutil.rmtree(staging)  # now holds the previous build
-        return
-    # no atomic exchange here: a kill between these renames leaves no folder at `target`
-    old = staging.with_name(staging.name + ".old")
-    os.rename(target, old)
-    os.rename(staging, target)
-    shutil.rmtree(old)
-
-
-def _exchange(a: Path, b: Path) -> bool:
-    """Swap two paths in one atomic step (Linux renameat2 RENAME_EXCHANGE); False if unable."""
-    if not sys.platform.startswith("linux"):
-        return False
-    renameat2 = getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
-    if renameat2 is None:
-        return False
-    at_fdcwd, rename_exchange = -100, 2
-    result = renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange)
-    return bool(result == 0)
-
-
-def _discard(staging: Path | None) -> None:
-    if staging is not None and staging.exists():
-        shutil.rmtree(staging, ignore_errors=True)

@@ -289,15 +289,15 @@ def test_export_check_rejects_a_program_that_differs_or_does_not_load(
 def test_swap_replaces_the_previous_folder_whole(
     atomic_exchange: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from resnet_spec import pipeline
+    from resnet_spec import outdir
 
     if not atomic_exchange:
-        monkeypatch.setattr(pipeline, "_exchange", lambda *_: False)
+        monkeypatch.setattr(outdir, "_exchange", lambda *_: False)
     target = tmp_path / "out"
     target.mkdir()
     (target / "old.txt").write_text("previous build")
-    staging = pipeline.open_staging(target)
+    staging = outdir.open_staging(target)
     (staging / "new.txt").write_text("this build")
-    pipeline.swap_into_place(staging, target)
+    outdir.swap_into_place(staging, target)
     assert [p.name for p in target.iterdir()] == ["new.txt"]
     assert not leftovers(target)

@@ -1,0 +1,42 @@
+"""Wall time of commands run as fresh processes, shared by the process benchmarks.
+
+`interleaved` gives each command one untimed warm-up (the first run reads the interpreter's and
+torch's files from disk), then times the commands taking turns, so that a slow moment of the
+machine hits all of them alike.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+
+
+def process_seconds(command: list[str], *, cwd: Path | None = None, expect: int = 0) -> float:
+    """Seconds for one run of `command` as a process; an unexpected exit code stops us."""
+    start = time.perf_counter()
+    proc = subprocess.run(
+        command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False
+    )
+    elapsed = time.perf_counter() - start
+    if proc.returncode != expect:
+        stderr = proc.stderr.decode(errors="replace").strip()
+        tail = "\n".join(stderr.splitlines()[-10:])
+        raise SystemExit(
+            f"{' '.join(command)} exited {proc.returncode}, expected {expect}"
+            + (f":\n{tail}" if tail else "")
+        )
+    return elapsed
+
+
+def interleaved(
+    commands: dict[str, list[str]], runs: int, *, cwd: Path | None = None
+) -> dict[str, list[float]]:
+    """Each command `runs` times, taking turns, after one untimed warm-up each."""
+    for command in commands.values():
+        process_seconds(command, cwd=cwd)
+    times: dict[str, list[float]] = {name: [] for name in commands}
+    for _ in range(runs):
+        for name, command in commands.items():
+            times[name].append(process_seconds(command, cwd=cwd))
+    return times
