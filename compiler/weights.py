@@ -30,7 +30,7 @@ class WeightsError(SpecError):
 def load_state_file(path: str | os.PathLike[str], *, device: Any = None
                     ) -> dict[str, torch.Tensor]:
     """The state dict in a safetensors or torch file, its tensors on `device` (default CPU)."""
-    where = Loc(os.fspath(path))
+    where = Loc(os.fspath(path), line=0)
     device = torch.device(device if device is not None else "cpu")
     try:
         with open(path, "rb") as f:
@@ -96,7 +96,8 @@ def check_fit(state: Mapping[str, torch.Tensor], expected: Mapping[str, Shape], 
         if keys
     ]
     if parts:
-        raise WeightsError(f"the weights do not fit {model}: " + "; ".join(parts), Loc(source),
+        raise WeightsError(f"the weights do not fit {model}: " + "; ".join(parts),
+                           Loc(source, line=0),
                            "is the file for the same architecture and number of classes?")
 
 

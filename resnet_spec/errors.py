@@ -12,7 +12,10 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Loc:
-    """A position in a spec file: 1-based line and column, plus the field path there."""
+    """A position in a file: 1-based line and column, plus the field path there.
+
+    Line 0 means the file as a whole (one that is missing, or not text): printed as the bare name.
+    """
 
     file: str
     line: int = 1
@@ -20,6 +23,8 @@ class Loc:
     path: str = ""
 
     def __str__(self) -> str:
+        if self.line <= 0:
+            return self.file
         return f"{self.file}:{self.line}:{self.column}"
 
     def with_path(self, path: str) -> Loc:

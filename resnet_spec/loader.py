@@ -44,7 +44,7 @@ def resolve_spec_path(spec: str | os.PathLike[str]) -> Path:
     raise SpecError(
         f"no spec file or built-in spec named `{spec}`"
         + (f"; did you mean `{hint}`?" if hint else "; `resnet-spec list` shows the built-ins"),
-        Loc(str(spec)),
+        Loc(str(spec), line=0),
     )
 
 
