@@ -28,15 +28,13 @@ def elaborate(spec: Spec | str | os.PathLike[str]) -> Graph:
     Raises `SpecError` (located at the spec entry responsible) when a static check fails;
     warnings are kept in `graph.warnings`.
     """
-    from resnet_spec.check import check_graph, raise_errors
+    from resnet_spec.check import verify
     from resnet_spec.elaboration import elaborate_unchecked
 
     if not isinstance(spec, Spec):
         spec = load(spec)
     graph = elaborate_unchecked(spec)
-    findings = check_graph(graph)
-    raise_errors(findings)
-    graph.warnings = [str(f) for f in findings if f.severity == "warning"]
+    verify(graph)
     return graph
 
 

@@ -53,6 +53,13 @@ def check_graph(graph: Graph) -> list[Finding]:
     return findings
 
 
+def verify(graph: Graph) -> None:
+    """Run the checks: raise the errors, keep the warnings' messages in `graph.warnings`."""
+    findings = check_graph(graph)
+    raise_errors(findings)
+    graph.warnings = [str(f) for f in findings if f.severity == "warning"]
+
+
 def raise_errors(findings: list[Finding]) -> None:
     """Raise the errors among the findings (all of them, one per line)."""
     errors = [f.as_error() for f in _first_per_cause(findings) if f.severity == "error"]

@@ -153,12 +153,10 @@ def _elaborate(b: _Build) -> None:
 
 
 def _check(b: _Build) -> None:
-    from resnet_spec.check import check_graph, raise_errors
+    from resnet_spec.check import verify
 
     assert b.graph is not None
-    findings = check_graph(b.graph)
-    raise_errors(findings)
-    b.graph.warnings = [str(f) for f in findings if f.severity == "warning"]
+    verify(b.graph)
     for warning in b.graph.warnings:
         b.note(warning)
 

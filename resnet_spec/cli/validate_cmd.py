@@ -16,8 +16,9 @@ def _fmt(shape: tuple[int, ...]) -> str:
 
 def _debug_requested() -> bool:
     """Whether `--debug` was given: then the first error propagates, with its traceback."""
-    root = click.get_current_context().find_root()
-    return bool(root.params.get("debug") or (isinstance(root.obj, dict) and root.obj.get("debug")))
+    # `main` takes `--debug` off the command line (it is accepted anywhere) and passes it as obj
+    obj = click.get_current_context().find_root().obj
+    return isinstance(obj, dict) and bool(obj.get("debug"))
 
 
 @click.command()
