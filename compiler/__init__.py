@@ -14,9 +14,9 @@ from typing import Any
 import torch
 from torch import fx
 
-from compiler.init import initialize
-from compiler.lower import lower
-from compiler.weights import WeightsError, cast_state, check_fit, load_state_file
+from resnet_spec.compiler.init import initialize
+from resnet_spec.compiler.lower import lower
+from resnet_spec.compiler.weights import WeightsError, cast_state, check_fit, load_state_file
 from resnet_spec.ir import Graph
 
 __all__ = ["WeightsError", "compile_graph", "load_state_file", "lower"]

@@ -8,14 +8,17 @@ before the build goes on: a file that does not load, or computes something else,
 
 from __future__ import annotations
 
+import io
 import os
+from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import save_file
+from safetensors.torch import save
 
 from resnet_spec.errors import SpecError
 from resnet_spec.ir import Graph
+from resnet_spec.outdir import write_file
 
 TRACE_BATCH = 2
 """Batch of the example the program is traced with: 0 and 1 would be specialized."""
@@ -31,7 +34,7 @@ class ExportError(SpecError):
 def save_safetensors(module: torch.nn.Module, path: str | os.PathLike[str]) -> None:
     """Write the module's state_dict (torchvision/timm names) as safetensors, byte-stable."""
     state = {name: t.detach().contiguous() for name, t in module.state_dict().items()}
-    save_file(state, os.fspath(path), metadata={"format": "pt"})
+    write_file(Path(path), save(state, metadata={"format": "pt"}))
 
 
 def example_input(graph: Graph, batch: int, like: torch.nn.Module) -> torch.Tensor:
@@ -61,7 +64,11 @@ def export_pt2(
 ) -> torch.export.ExportedProgram:
     """Export the module to a `.pt2` file at `path`, then load it back and check it runs."""
     program = export_program(module, graph)
-    torch.export.save(program, os.fspath(path))
+    # Serialized in memory, then written from Python: torch's own file writer aborts the
+    # process on a full disk (it throws again in its destructor) instead of raising.
+    buffer = io.BytesIO()
+    torch.export.save(program, buffer)
+    write_file(Path(path), buffer.getbuffer())
     verify_pt2(module, graph, path)
     return program
 

@@ -145,7 +145,7 @@ def lower(graph: Graph, *, device: Any = "meta", dtype: torch.dtype | None = Non
 
     The forward takes one batch `x` and returns a tensor where the IR has one output, or a dict
     of tensors keyed by output name where it has several. Parameters are created on `device`
-    (default `meta`: nothing allocated) and are NOT initialized: see `compiler.init`.
+    (default `meta`: nothing allocated) and are NOT initialized: see `resnet_spec.compiler.init`.
     """
     lo = _Lowering(fx.Graph(), {"device": device, "dtype": dtype})
     for node in graph.nodes():

@@ -52,7 +52,7 @@ def build(
     `weights` is a safetensors or `.pt`/`.pth` state_dict file loaded without random init;
     otherwise parameters are initialized from `seed`. `for_inference` returns it in eval mode.
     """
-    from compiler import compile_graph
+    from resnet_spec.compiler import compile_graph
 
     graph = spec if isinstance(spec, Graph) else elaborate(spec)
     return compile_graph(

@@ -1,14 +1,21 @@
-"""The output folder, written whole or not at all.
+"""The output folder: written whole or not at all, and never at the cost of the user's files.
 
-A build writes every file into a hidden staging folder beside its output folder, then swaps
-that folder into place with one rename (or one atomic exchange when a previous build is
-there). So a build killed at any moment leaves either no folder or the previous complete one,
-never a mixture; staging folders that a `kill -9` left behind are removed by the next build.
+A build writes every file into a hidden staging folder beside its output folder, then moves that
+folder into place in one step. So a build killed at any moment leaves either no folder or the
+previous complete one, never a mixture; staging folders that a `kill -9` left behind are removed
+by the next build of the same folder.
+
+What may be replaced is decided before any work and checked again at the swap: a folder that
+does not exist, an empty folder, or a folder an earlier build wrote, that is one whose
+`manifest.json` lists every file in it. Anything else (a project folder, `.`, a build folder
+the user added files to, a symbolic link) is refused and left untouched.
 """
 
 from __future__ import annotations
 
 import ctypes
+import errno
+import json
 import os
 import shutil
 import sys
@@ -17,16 +24,100 @@ from pathlib import Path
 
 from resnet_spec.errors import SpecError
 
+MANIFEST = "manifest.json"
+MAX_MANIFEST_BYTES = 16 << 20
+"""A manifest larger than this is not one a build wrote."""
+SHOWN = 5
+"""How many foreign entries a refusal names."""
+
 
 class OutputError(SpecError):
-    """The output folder cannot be written: it is a file, or its parent cannot be created."""
+    """The output folder cannot or may not be written."""
 
 
 def check_target(out: Path) -> Path:
-    """`out` as an output folder: an error if a file (not a folder) is in the way."""
+    """`out` if a build may write it; else an OutputError saying why and what to do instead."""
+    if out.is_symlink():
+        raise OutputError(
+            f"--out {out} is a symbolic link; a build never writes or deletes through a link",
+            hint="name the folder it points to, or a new folder")
     if out.exists() and not out.is_dir():
-        raise OutputError(f"--out {out}: a file is in the way; the output is a folder")
+        raise OutputError(f"--out {out}: a file is in the way; the output is a folder",
+                          hint="choose another --out")
+    if out.is_dir():
+        foreign = foreign_entries(out)
+        if foreign is None:
+            raise OutputError(
+                f"--out {out} exists and is not a folder resnet-spec wrote (it has no build "
+                "manifest.json); it is never replaced",
+                hint="choose a new or empty folder, or remove it yourself")
+        if foreign:
+            raise OutputError(
+                f"--out {out} is an earlier build's folder but holds files that build did not "
+                f"write: {_listing(foreign)}; they would be deleted with it",
+                hint="move them out, or choose another --out")
     return out
+
+
+def foreign_entries(folder: Path) -> list[str] | None:
+    """What in `folder` no build wrote: [] for an empty folder or an intact build folder,
+    the foreign entries (relative paths) of a build folder, None for a folder with no build
+    manifest. Links are never followed and always foreign."""
+    entries = _entries(folder)
+    if not entries:
+        return []
+    listed = _manifest_files(folder)
+    if listed is None:
+        return None
+    allowed = {MANIFEST, *listed}
+    parents = {p for name in allowed for p in _parents(name)}
+    foreign = []
+    for name, kind in entries:
+        wanted = parents if kind == "dir" else allowed
+        if kind == "link" or name not in wanted:
+            foreign.append(name)
+    return sorted(foreign)
+
+
+def _entries(folder: Path) -> list[tuple[str, str]]:
+    """Every entry below `folder` as (relative POSIX path, "file" | "dir" | "link")."""
+    out = []
+    for root, dirs, files in os.walk(folder, followlinks=False):
+        base = Path(root).relative_to(folder)
+        for name in [*dirs, *files]:
+            path = Path(root) / name
+            kind = "link" if path.is_symlink() else ("dir" if name in dirs else "file")
+            out.append(((base / name).as_posix(), kind))
+    return out
+
+
+def _manifest_files(folder: Path) -> list[str] | None:
+    """The files a build's manifest lists, or None where there is no such manifest."""
+    path = folder / MANIFEST
+    try:
+        if path.is_symlink() or not path.is_file() or path.stat().st_size > MAX_MANIFEST_BYTES:
+            return None
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    versions, files = data.get("versions"), data.get("files")
+    if not isinstance(versions, dict) or "resnet_spec" not in versions:
+        return None
+    if not isinstance(files, dict) or not all(isinstance(k, str) for k in files):
+        return None
+    return list(files)
+
+
+def _parents(name: str) -> list[str]:
+    parts = name.split("/")[:-1]
+    return ["/".join(parts[: i + 1]) for i in range(len(parts))]
+
+
+def _listing(names: list[str]) -> str:
+    more = f" and {len(names) - SHOWN} more" if len(names) > SHOWN else ""
+    return ", ".join(names[:SHOWN]) + more
 
 
 def _staging_prefix(target: Path) -> str:
@@ -53,10 +144,14 @@ def _umask() -> int:
 
 
 def open_to_umask(folder: Path) -> None:
-    """Give every file the mode a plain `open` would (some writers create them 0600)."""
-    mode = 0o666 & ~_umask()
-    for path in folder.iterdir():
-        path.chmod(mode)
+    """Give every file and folder the mode a plain `open`/`mkdir` would (some writers make
+    them 0600)."""
+    file_mode, dir_mode = 0o666 & ~_umask(), 0o777 & ~_umask()
+    for root, dirs, files in os.walk(folder, followlinks=False):
+        for name in dirs:
+            os.chmod(Path(root) / name, dir_mode)
+        for name in files:
+            os.chmod(Path(root) / name, file_mode)
 
 
 def remove_stale_staging(target: Path) -> None:
@@ -64,7 +159,7 @@ def remove_stale_staging(target: Path) -> None:
     prefix = _staging_prefix(target)
     for path in target.absolute().parent.glob(prefix + "*"):
         pid = path.name[len(prefix):].split("-", 1)[0]
-        if pid.isdigit() and not _alive(int(pid)):
+        if pid.isdigit() and not _alive(int(pid)) and not path.is_symlink() and path.is_dir():
             shutil.rmtree(path, ignore_errors=True)
 
 
@@ -78,13 +173,19 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def swap_into_place(staging: Path, target: Path) -> None:
-    """Make `staging` the folder at `target`; the previous one, if any, is removed after."""
-    if not target.exists():
-        os.rename(staging, target)
+def swap_into_place(staging: Path, target: Path, *, replace: bool = True) -> None:
+    """Make `staging` the folder at `target`. A folder already there is replaced only if it
+    still may be (empty, or a build's) and only if it was there when the build began
+    (`replace`): of two builds racing for a new folder, the first to finish wins."""
+    if not os.path.lexists(target) and _rename_noreplace(staging, target):
         return
+    if not replace:
+        raise OutputError(
+            f"--out {target} was created by another process while this build ran; it is kept "
+            "and this build's result discarded", hint="build again, or choose another --out")
+    check_target(target)
     if _exchange(staging, target):
-        shutil.rmtree(staging)  # now holds the previous build
+        _remove_previous(staging, target)
         return
     # no atomic exchange here: a kill between these renames leaves no folder at `target`
     old = staging.with_name(staging.name + ".old")
@@ -93,18 +194,63 @@ def swap_into_place(staging: Path, target: Path) -> None:
     shutil.rmtree(old)
 
 
+def _remove_previous(previous: Path, target: Path) -> None:
+    """Delete the folder swapped out of `target`, unless something replaced it after the
+    check: then swap it back and refuse."""
+    if foreign_entries(previous) == []:
+        shutil.rmtree(previous)
+        return
+    _exchange(previous, target)
+    raise OutputError(f"--out {target} changed while this build ran; it is kept as it is",
+                      hint="build again")
+
+
+def _renameat2(a: Path, b: Path, flags: int) -> int | None:
+    """Linux renameat2: 0, an errno, or None where the call does not exist."""
+    if not sys.platform.startswith("linux"):
+        return None
+    call = getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
+    if call is None:
+        return None
+    at_fdcwd = -100
+    if call(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), flags) == 0:
+        return 0
+    code = ctypes.get_errno()
+    return None if code in (errno.ENOSYS, errno.EINVAL) else code
+
+
+def _rename_noreplace(a: Path, b: Path) -> bool:
+    """Move `a` to `b` in one step unless `b` exists (False then)."""
+    result = _renameat2(a, b, 1)  # RENAME_NOREPLACE
+    if result is None:
+        if os.path.lexists(b):
+            return False
+        os.rename(a, b)
+        return True
+    if result in (errno.EEXIST, errno.ENOTEMPTY):
+        return False
+    if result != 0:
+        raise OSError(result, os.strerror(result), os.fspath(b))
+    return True
+
+
 def _exchange(a: Path, b: Path) -> bool:
     """Swap two paths in one atomic step (Linux renameat2 RENAME_EXCHANGE); False if unable."""
-    if not sys.platform.startswith("linux"):
-        return False
-    renameat2 = getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
-    if renameat2 is None:
-        return False
-    at_fdcwd, rename_exchange = -100, 2
-    result = renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange)
-    return bool(result == 0)
+    return _renameat2(a, b, 2) == 0
+
+
+def write_file(path: Path, data: bytes | memoryview) -> None:
+    """Write `data` to `path`; a full disk or a file-size limit is an OutputError naming the
+    file and the size asked for, not a crash."""
+    try:
+        with open(path, "wb") as out:
+            out.write(data)
+    except OSError as err:
+        raise OutputError(f"cannot write {path.name} ({len(data):,} bytes) in {path.parent}: "
+                          f"{err.strerror or err}", hint="free some space, or choose another "
+                          "--out") from None
 
 
 def discard(staging: Path | None) -> None:
-    if staging is not None and staging.exists():
+    if staging is not None and staging.exists() and not staging.is_symlink():
         shutil.rmtree(staging, ignore_errors=True)

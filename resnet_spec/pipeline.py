@@ -23,12 +23,19 @@ from typing import Any
 import resnet_spec
 from resnet_spec.ir import Graph
 from resnet_spec.loader import load
-from resnet_spec.outdir import check_target, discard, open_staging, open_to_umask, swap_into_place
+from resnet_spec.outdir import (
+    MANIFEST,
+    check_target,
+    discard,
+    open_staging,
+    open_to_umask,
+    swap_into_place,
+    write_file,
+)
 from resnet_spec.resolved import resolved_dict, resolved_yaml
 from resnet_spec.schema import Spec
 
 STEPS = ("load", "elaborate", "check", "render", "cost", "compile", "export", "write")
-MANIFEST = "manifest.json"
 
 StepHook = Callable[[int, int, str, "float | None"], None]
 """Called as each step starts (seconds None) and ends, with its 1-based index, the step count,
@@ -61,6 +68,8 @@ class _Build:
     on_step: StepHook
     on_note: NoteHook
     staging: Path | None = None
+    replace: bool = False
+    """Whether a folder was at `out` when the build began (only then is one replaced)."""
     spec: Spec | None = None
     graph: Graph | None = None
     cost: Any = None
@@ -90,8 +99,7 @@ class _Build:
 
     def write(self, filename: str, content: str | bytes) -> Path:
         path = self.staged(filename)
-        data = content.encode("utf-8") if isinstance(content, str) else content
-        path.write_bytes(data)
+        write_file(path, content.encode("utf-8") if isinstance(content, str) else content)
         return path
 
     def staged(self, filename: str) -> Path:
@@ -137,6 +145,7 @@ def run_build(
 def _load(b: _Build) -> None:
     b.spec = load(b.ref)
     b.out = check_target(b.out or Path("build") / b.spec.name)
+    b.replace = b.out.exists()
     b.staging = open_staging(b.out)
     path = b.write("spec.resolved.yaml", resolved_yaml(b.spec))
     # the resolved spec must stand on its own: re-read it and expect the same settings
@@ -182,14 +191,14 @@ def _cost(b: _Build) -> None:
 
 
 def _compile(b: _Build) -> None:
-    from compiler.export import save_safetensors
+    from resnet_spec.compiler.export import save_safetensors
 
     b.module = resnet_spec.build(b.graph, weights=b.weights, seed=b.seed, for_inference=True)
     save_safetensors(b.module, b.staged("model.safetensors"))
 
 
 def _export(b: _Build) -> None:
-    from compiler.export import export_pt2
+    from resnet_spec.compiler.export import export_pt2
 
     assert b.graph is not None
     export_pt2(b.module, b.graph, b.staged("model.pt2"))
@@ -201,7 +210,7 @@ def _publish(b: _Build) -> None:
     b.files = data["files"]
     b.write(MANIFEST, json.dumps(data, indent=2) + "\n")
     open_to_umask(b.staging)
-    swap_into_place(b.staging, b.out)
+    swap_into_place(b.staging, b.out, replace=b.replace)
     b.staging = None
 
 
@@ -220,7 +229,11 @@ def manifest(b: _Build) -> dict[str, Any]:
         "params": b.cost.params,
         "macs": b.cost.macs,
         "seconds": {name: round(s, 3) for name, s in b.seconds.items()},
-        "files": {p.name: sha256(p) for p in sorted(b.staging.iterdir()) if p.name != MANIFEST},
+        "files": {
+            p.relative_to(b.staging).as_posix(): sha256(p)
+            for p in sorted(b.staging.rglob("*"))
+            if p.is_file() and p.relative_to(b.staging).as_posix() != MANIFEST
+        },
         "notes": b.notes,
     }
 

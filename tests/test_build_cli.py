@@ -215,7 +215,7 @@ def _fail_export(*_: object, **__: object) -> None:
 def test_failure_mid_build_leaves_no_folder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("compiler.export.export_pt2", _fail_export)
+    monkeypatch.setattr("resnet_spec.compiler.export.export_pt2", _fail_export)
     code, _, err = run_build("cifar_resnet20", "--out", tmp_path / "out")
     assert code == 1 and "export failed on purpose" in err
     assert "[7/8] export     failed" in err
@@ -229,7 +229,7 @@ def test_failure_mid_rebuild_keeps_the_previous_folder(
     folder = tmp_path / "out"
     build_ok("cifar_resnet20", "--out", folder)
     before = snapshot(folder)
-    monkeypatch.setattr("compiler.export.export_pt2", _fail_export)
+    monkeypatch.setattr("resnet_spec.compiler.export.export_pt2", _fail_export)
     code, _, _ = run_build("cifar_resnet20", "--out", folder, "--seed", "3")
     assert code == 1
     assert snapshot(folder) == before and not leftovers(folder)
@@ -240,7 +240,6 @@ def test_killed_build_keeps_the_previous_folder_and_next_build_replaces_it(
 ) -> None:
     folder = tmp_path / "out"
     build_ok("cifar_resnet20", "--out", folder)
-    (folder / "stray.txt").write_text("from an older build")
     before = snapshot(folder)
     build = subprocess.Popen(
         [sys.executable, "-m", "resnet_spec", "build", "cifar_resnet20", "--out", str(folder)],
@@ -271,7 +270,7 @@ def test_the_build_command_imports_no_torch_before_compiling() -> None:
 def test_export_check_rejects_a_program_that_differs_or_does_not_load(
     cifar: tuple[Path, str, str], tmp_path: Path
 ) -> None:
-    from compiler.export import ExportError, verify_pt2
+    from resnet_spec.compiler.export import ExportError, verify_pt2
 
     graph = resnet_spec.elaborate("cifar_resnet20")
     same = resnet_spec.build(graph, seed=0, for_inference=True)
@@ -296,6 +295,8 @@ def test_swap_replaces_the_previous_folder_whole(
     target = tmp_path / "out"
     target.mkdir()
     (target / "old.txt").write_text("previous build")
+    manifest = {"versions": {"resnet_spec": "0"}, "files": {"old.txt": "0"}}
+    (target / "manifest.json").write_text(json.dumps(manifest))
     staging = outdir.open_staging(target)
     (staging / "new.txt").write_text("this build")
     outdir.swap_into_place(staging, target)

@@ -11,9 +11,9 @@ import torch
 from safetensors.torch import save_file
 
 import resnet_spec
-from compiler import WeightsError, compile_graph, load_state_file
-from compiler.init import INITIALIZERS
-from compiler.lower import LOWERINGS
+from resnet_spec.compiler import WeightsError, compile_graph, load_state_file
+from resnet_spec.compiler.init import INITIALIZERS
+from resnet_spec.compiler.lower import LOWERINGS
 from resnet_spec.errors import SpecError
 from resnet_spec.ir import OP_KINDS
 from resnet_spec.schema import InputSpec
@@ -87,7 +87,7 @@ def test_generated_code_is_straight_line_and_names_follow_torchvision() -> None:
 
 
 def test_zero_pad_shortcut_subsamples_and_appends_zero_channels() -> None:
-    from compiler.lower import zero_pad
+    from resnet_spec.compiler.lower import zero_pad
 
     x = torch.arange(2 * 3 * 5 * 5, dtype=torch.float32).reshape(2, 3, 5, 5)
     y = zero_pad(x, 2, 4)

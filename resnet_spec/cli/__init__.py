@@ -8,7 +8,9 @@ the traceback instead.
 from __future__ import annotations
 
 import importlib
+import signal
 import sys
+import threading
 from typing import Any
 
 import click
@@ -35,6 +37,14 @@ class CapabilityMissing(click.ClickException):
     """A requested feature needs something this machine lacks (exit 3)."""
 
     exit_code = EXIT_MISSING
+
+
+class Terminated(BaseException):
+    """SIGTERM or SIGHUP, raised where the program is, so that cleanup runs as for Ctrl-C."""
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    raise Terminated(signum)
 
 
 class _LazyGroup(click.Group):
@@ -80,6 +90,7 @@ def main(argv: list[str] | None = None) -> Any:
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
     args = [a for a in args if a != "--debug"]
+    handlers = _handle_termination()
     try:
         return cli.main(
             args=args, prog_name="resnet-spec", standalone_mode=False, obj={"debug": debug}
@@ -102,9 +113,24 @@ def main(argv: list[str] | None = None) -> Any:
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         sys.exit(130)
+    except Terminated as stop:
+        click.echo("terminated", err=True)
+        sys.exit(128 + stop.args[0])
     except Exception as err:
         if debug:
             raise
         click.echo(f"internal error: {type(err).__name__}: {err} (run with --debug for the "
                    "traceback, and please report it)", err=True)
         sys.exit(EXIT_INVALID)
+    finally:
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
+
+
+def _handle_termination() -> dict[int, Any]:
+    """Turn SIGTERM and SIGHUP into `Terminated` while the command runs (the main thread
+    only: elsewhere Python allows no handlers); returns the handlers to put back."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    signals = [signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
+    return {signum: signal.signal(signum, _terminate) for signum in signals}

@@ -31,7 +31,8 @@ def _note(line: str) -> None:
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Output folder; default build/<name>/. Replaced whole, only when the build succeeds.",
+    help="Output folder; default build/<name>/. Must be new, empty or an earlier build's "
+    "folder (which is replaced whole, only when the build succeeds).",
 )
 @click.option(
     "--seed", type=click.IntRange(min=0), default=0, show_default=True,
