@@ -84,6 +84,10 @@ RULES: dict[str, OpRule] = {
     "add": OpRule(),
     "dropout": OpRule(),
     "linear": OpRule(macs=_linear_macs),
+    # like global_pool: the gate's values, not "the whole image"
+    "squeeze": OpRule(),
+    "gate": OpRule(),
+    "drop_path": OpRule(),
 }
 
 

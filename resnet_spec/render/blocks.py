@@ -62,7 +62,7 @@ def _draw_run(cluster: graphviz.Digraph, canvas: graphviz.Digraph, graph: Graph,
         return b.name
     add = f"{b.name}.add"
     cluster.node(add, "+", shape="circle", width="0.32", fixedsize="true", fontsize="14",
-                 group="main", **palette.op_style("add"))
+                 group="main", **ops.style("add"))
     canvas.edge(b.name, add, weight=SPINE_WEIGHT)
     _, style = palette.SHORTCUT_STYLES[b.shortcut]
     canvas.edge(source, add, label=shortcut_text(graph, b), **style)
