@@ -222,7 +222,8 @@ def _fitting_policies(before: Shape, after: Shape) -> list[str]:
     fits = []
     if after[0] >= before[0]:
         fits.append(Shortcut.zero_pad.value)
-    fits += [Shortcut.projection.value, Shortcut.projection_all.value, Shortcut.none.value]
+    fits += [Shortcut.projection.value, Shortcut.projection_all.value, Shortcut.avg_down.value,
+             Shortcut.none.value]
     return fits
 
 

@@ -38,6 +38,20 @@ def small_graph(path: Path | str, size: int = SMALL) -> resnet_spec.Graph:
     return resnet_spec.elaborate(spec.model_copy(update={"input": shape}))
 
 
+def outputs(graph: resnet_spec.Graph, out: object) -> dict[str, torch.Tensor]:
+    """The forward's result by output name: a dict where the graph returns one, else its one
+    tensor under the one output's name."""
+    if graph.output_dict:
+        assert isinstance(out, dict)
+        return out
+    assert isinstance(out, torch.Tensor)
+    return {next(iter(graph.outputs)): out}
+
+
+def expected_shapes(graph: resnet_spec.Graph, n: int) -> dict[str, tuple[int, ...]]:
+    return {name: (n, *graph.node(node).shape) for name, node in graph.outputs.items()}
+
+
 def batch(graph: resnet_spec.Graph, n: int = 2, **kw: object) -> torch.Tensor:
     return torch.randn(n, *graph.input_shape, generator=torch.Generator().manual_seed(1), **kw)
 
@@ -46,23 +60,22 @@ def batch(graph: resnet_spec.Graph, n: int = 2, **kw: object) -> torch.Tensor:
 def test_every_spec_compiles_runs_and_trains(path: Path) -> None:
     graph = small_graph(path)
     model = compile_graph(graph)
-    out_shape = graph.node(graph.outputs["logits"]).shape
     state = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     assert state == graph.state_shapes()
     assert list(state) == list(graph.state_shapes())
     x = batch(graph)
     assert model.training
-    out = model(x)
-    assert tuple(out.shape) == (2, *out_shape)
-    out.square().mean().backward()
+    out = outputs(graph, model(x))
+    assert {k: tuple(v.shape) for k, v in out.items()} == expected_shapes(graph, 2)
+    sum(v.square().mean() for v in out.values()).backward()
     grads = [p.grad for p in model.parameters()]
     assert all(g is not None for g in grads)
     assert any(g.abs().sum() > 0 for g in grads)
     with torch.no_grad():
         model.eval()
-        again = model(x)
-    assert tuple(again.shape) == (2, *out_shape)
-    assert torch.isfinite(again).all()
+        again = outputs(graph, model(x))
+    assert {k: tuple(v.shape) for k, v in again.items()} == expected_shapes(graph, 2)
+    assert all(torch.isfinite(v).all() for v in again.values())
 
 
 def test_generated_code_is_straight_line_and_names_follow_torchvision() -> None:

@@ -37,6 +37,8 @@ class BlockCtx:
     name: str
     """`layer2.0`: the prefix of its nodes' names."""
     stage: str
+    stage_index: int
+    """0-based, as in the spec's `stages` list."""
     index: int
     spec: BlockSpec
     policy: Shortcut
@@ -132,6 +134,13 @@ class Ctx:
         x = self.conv(x, conv, out, kernel=kernel, stride=stride, dilation=dilation,
                       groups=groups)
         return self.norm(x, norm, zero_init=zero_init)
+
+    def block_field(self, stage: int, name: str) -> tuple[str | int, ...]:
+        """The spec path of a block field as stage `stage` has it: its own override, else the
+        top-level `block`'s (where a merged value came from)."""
+        if getattr(self.spec.stages[stage].block, name) is not None:
+            return ("stages", stage, "block", name)
+        return ("block", name)
 
     def since(self, start: int) -> list[str]:
         """The names of the nodes added since `len(ctx.added)` was `start`."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from resnet_spec.elaboration.context import Ctx, Cursor
-from resnet_spec.ir import Scope, ZeroPadNode
+from resnet_spec.ir import PoolNode, Scope, ZeroPadNode
 from resnet_spec.schema import Shortcut
 
 ShortcutBuilder = Callable[[Ctx, Cursor], Cursor | None]
@@ -61,11 +61,34 @@ def projection_all(ctx: Ctx, x: Cursor) -> Cursor:
 
 
 def _project(ctx: Ctx, x: Cursor) -> Cursor:
+    """A strided 1x1 conv + norm; in a pre-activation block a bare conv of the pre-activated
+    input (He et al. 2016)."""
     _produced(ctx, "projection")
     block = ctx.block
     assert block is not None
+    if block.preact is not None:
+        return ctx.conv(block.preact, "downsample.0", block.out_channels, kernel=1,
+                        stride=block.stride)
     return ctx.conv_norm(x, "downsample.0", "downsample.1", block.out_channels, kernel=1,
                          stride=block.stride)
+
+
+def avg_down(ctx: Ctx, x: Cursor) -> Cursor:
+    """ResNet-D, where the shape changes: a 2x2 average pool with the stride (ceil mode, padding
+    not counted; none at stride 1), then a 1x1 conv + norm. timm's names: `downsample.0` (the
+    pool), `.1` (conv), `.2` (norm). A pre-activation block pools its pre-activated input and
+    has no norm."""
+    if not _changes(ctx, x):
+        return identity(ctx, x)
+    _produced(ctx, "avg_down")
+    block = ctx.block
+    assert block is not None
+    x = block.preact or x
+    if block.stride > 1:
+        x = ctx.add(PoolNode, "downsample.0", [x], kind="avg", kernel=2, stride=block.stride,
+                    ceil_mode=True, count_include_pad=False)
+    x = ctx.conv(x, "downsample.1", block.out_channels, kernel=1)
+    return x if block.preact is not None else ctx.norm(x, "downsample.2")
 
 
 SHORTCUTS: dict[Shortcut, ShortcutBuilder] = {
@@ -73,6 +96,7 @@ SHORTCUTS: dict[Shortcut, ShortcutBuilder] = {
     Shortcut.zero_pad: zero_pad,
     Shortcut.projection: projection,
     Shortcut.projection_all: projection_all,
+    Shortcut.avg_down: avg_down,
     Shortcut.none: none,
 }
 """`shortcut` -> its builder."""

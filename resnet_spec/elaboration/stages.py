@@ -14,8 +14,8 @@ from resnet_spec.ir import BlockInfo, Scope, StageInfo
 from resnet_spec.schema import BlockSpec
 
 
-def build_stage(ctx: Ctx, index: int, x: Cursor, plan: StagePlan, rates: list[float]
-                ) -> Cursor:
+def build_stage(ctx: Ctx, index: int, x: Cursor, plan: StagePlan, rates: list[float],
+                builder: BlockBuilder) -> Cursor:
     """Stage `index` (0-based) as `layer{index + 1}`; its output is tapped as `stage{n}`."""
     stage = ctx.spec.stages[index]
     block = ctx.spec.stage_block(index)
@@ -24,7 +24,6 @@ def build_stage(ctx: Ctx, index: int, x: Cursor, plan: StagePlan, rates: list[fl
                      width=stage.width, stride=plan.stride, dilation=plan.dilation,
                      in_shape=x.shape)
     _check_channels(block, stage.width, loc)
-    builder = _block_builder(ctx, index)
     start = len(ctx.added)
     with ctx.at(loc=loc):
         for j in range(stage.depth):
@@ -37,14 +36,12 @@ def build_stage(ctx: Ctx, index: int, x: Cursor, plan: StagePlan, rates: list[fl
     return x
 
 
-def _block_builder(ctx: Ctx, index: int) -> BlockBuilder:
-    """The stage's block builder; its shortcut policy must have one too."""
+def block_builder(ctx: Ctx, index: int) -> BlockBuilder:
+    """Stage `index`'s block builder; its shortcut policy must have one too (else a located
+    `UnsupportedError`)."""
     spec, stage = ctx.spec, ctx.spec.stages[index]
-    overridden = stage.block.model_dump(exclude_none=True)
-    block_at = ("stages", index, "block") if overridden else ("block",)
     kind = spec.stage_block(index).kind
-    kind_at = (*block_at, "kind") if "kind" in overridden or not overridden else block_at
-    builder = lookup(BLOCKS, kind, "the block kind", ctx.key(*kind_at))
+    builder = lookup(BLOCKS, kind, "the block kind", ctx.key(*ctx.block_field(index, "kind")))
     shortcut_at = ("stages", index, "shortcut") if stage.shortcut else ("shortcut",)
     lookup(SHORTCUTS, spec.stage_shortcut(index), "the shortcut", ctx.key(*shortcut_at))
     return builder
@@ -54,8 +51,8 @@ def _block_ctx(ctx: Ctx, index: int, j: int, plan: StagePlan, rate: float) -> Bl
     stage = ctx.spec.stages[index]
     name = f"layer{index + 1}"
     return BlockCtx(
-        name=f"{name}.{j}", stage=name, index=j, spec=ctx.spec.stage_block(index),
-        policy=ctx.spec.stage_shortcut(index), width=stage.width,
+        name=f"{name}.{j}", stage=name, stage_index=index, index=j,
+        spec=ctx.spec.stage_block(index), policy=ctx.spec.stage_shortcut(index), width=stage.width,
         stride=plan.stride if j == 0 else 1, dilation=plan.dilation,
         first_dilation=plan.first_dilation if j == 0 else plan.dilation, drop_path=rate)
 
