@@ -333,8 +333,9 @@ class Spec(_Model):
     )
     output_stride: Literal[8, 16, 32] | None = Field(
         None,
-        description="A backbone's total stride: stages past it trade their stride for dilation "
-        "(timm's and torchvision's rule), setting `stride` and `dilation` for you.",
+        description="The total stride of the last map: once the stem and stages have strided "
+        "the input this much, every later stage's stride becomes dilation (timm's and "
+        "torchvision's rule). A stage's own `dilation` above 1 then conflicts.",
     )
 
     # Where each field was written (a yaml_source.SourceMap); None for specs built in Python.

@@ -45,10 +45,10 @@ def test_ops_with_state_are_initialized_and_others_are_not() -> None:
         assert (init.INITIALIZERS[op] is not init._stateless) == stateful, op
 
 
-def test_elaboration_registries_are_keyed_by_the_spec_enums() -> None:
-    assert set(stems.STEMS) <= set(StemKind)
-    assert set(blocks.BLOCKS) <= set(BlockKind)
-    assert set(shortcuts.SHORTCUTS) <= set(Shortcut)
+def test_every_value_of_the_language_has_a_builder() -> None:
+    assert set(stems.STEMS) == set(StemKind)
+    assert set(blocks.BLOCKS) == set(BlockKind)
+    assert set(shortcuts.SHORTCUTS) == set(Shortcut)
     assert set(heads.ENDINGS) == set(heads.Ending)
 
 

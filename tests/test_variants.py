@@ -198,3 +198,14 @@ def test_resolved_variant_specs_revalidate_to_the_same_graph(name: str, tmp_path
         for info in graph["stages"] + graph["blocks"]:
             info.pop("loc")
     assert again == first
+
+
+def test_the_example_specs_of_the_docs_validate() -> None:
+    from conftest import REPO
+
+    examples = REPO / "docs" / "diagrams"
+    drop = resnet_spec.elaborate(examples / "resnet50_drop_path.yaml")
+    assert drop.blocks[-1].drop_path == pytest.approx(0.05)
+    features = resnet_spec.elaborate(examples / "resnet18_features.yaml")
+    assert list(features.outputs) == ["stem", "stage1", "stage2", "stage3", "stage4"]
+    assert features.node("stem.act").shape == (64, 112, 112)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import graphviz
 
-from resnet_spec.ir import Graph, StageInfo
+from resnet_spec.ir import BlockInfo, Graph, StageInfo
 from resnet_spec.render import common, ops, palette
 
 _BRIEF_OPS = ("conv", "pool", "global_pool", "dropout", "linear", "zero_pad")
@@ -25,10 +25,19 @@ def _stage_label(graph: Graph, stage: StageInfo) -> str:
         f" · stride {stage.stride}" if stage.stride > 1 else "") + (
         f" · dilation {stage.dilation}" if stage.dilation > 1 else "")
     shortcuts = list(dict.fromkeys(b.shortcut.replace("_", "-") for b in blocks))
-    lines = [widths, f"shortcut: {', '.join(shortcuts)}",
+    lines = [widths, f"shortcut: {', '.join(shortcuts)}", _drop_path(blocks),
              f"out {common.shape_text(stage.out_shape)}"]
     note = common.params_text(_params(graph, stage.nodes))
-    return common.box_label(f"{stage.name}: {stage.depth} × {kind}", lines, note)
+    se = " + SE" if any(b.se for b in blocks) else ""
+    return common.box_label(f"{stage.name}: {stage.depth} × {kind}{se}", lines, note)
+
+
+def _drop_path(blocks: list[BlockInfo]) -> str:
+    """The stage's stochastic-depth rates, first to last block; empty without any."""
+    rates = [b.drop_path for b in blocks]
+    if not any(rates):
+        return ""
+    return f"drop path {rates[0]:.3g} → {rates[-1]:.3g}"
 
 
 def brief_box(canvas: graphviz.Digraph, graph: Graph, stage: StageInfo) -> None:
