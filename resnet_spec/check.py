@@ -107,10 +107,10 @@ def _structure(graph: Graph) -> list[Finding]:
 
 def _node_findings(graph: Graph, node: Any, inputs: list[Shape]) -> list[Finding]:
     if node.takes_map:
-        flat = next((shape for shape in inputs if len(shape) != 3), None)
-        if flat is not None:
-            return [_error(node, f"`{node.name}` ({node.op}) needs a C×H×W input, gets {flat}",
-                           "")]
+        for shape in inputs:
+            if len(shape) != 3:
+                return [_error(node, f"`{node.name}` ({node.op}) needs a C×H×W input, gets "
+                               f"{shape}", "")]
     found = RULES[node.op](graph, node, inputs)
     if node.can_shrink:
         found += _empty_map(node, inputs)
