@@ -51,8 +51,26 @@ def _linear(module: nn.Module, node: Any, gen: torch.Generator) -> None:
         _fan_in_uniform(module.bias, module.in_features, gen)
 
 
-# IR op kind -> how its module starts; ops without state are absent
-INITIALIZERS: dict[str, Init] = {"conv": _conv, "norm": _norm, "linear": _linear}
+def _stateless(module: nn.Module, node: Any, gen: torch.Generator) -> None:
+    """Ops that hold no parameters or buffers: nothing to fill."""
+
+
+# IR op kind -> how its module starts; every op kind has an entry (a test holds it to the IR)
+INITIALIZERS: dict[str, Init] = {
+    "input": _stateless,
+    "conv": _conv,
+    "norm": _norm,
+    "act": _stateless,
+    "pool": _stateless,
+    "global_pool": _stateless,
+    "zero_pad": _stateless,
+    "add": _stateless,
+    "dropout": _stateless,
+    "linear": _linear,
+    "squeeze": _stateless,
+    "gate": _stateless,
+    "drop_path": _stateless,
+}
 
 
 def initialize(model: nn.Module, graph: Graph, *, seed: int = 0) -> None:
@@ -65,6 +83,5 @@ def initialize(model: nn.Module, graph: Graph, *, seed: int = 0) -> None:
     gen = torch.Generator(device=device).manual_seed(seed)
     with torch.no_grad():
         for node in graph.nodes():
-            init = INITIALIZERS.get(node.op)
-            if init is not None:
-                init(model.get_submodule(node.name), node, gen)
+            if node.params() or node.buffers():
+                INITIALIZERS[node.op](model.get_submodule(node.name), node, gen)

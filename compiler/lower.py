@@ -34,6 +34,30 @@ def zero_pad(x: torch.Tensor, stride: int, extra_channels: int) -> torch.Tensor:
     return F.pad(x, (0, 0, 0, 0, 0, extra_channels))
 
 
+class DropPath(nn.Module):
+    """Stochastic depth: in training, zero each sample's residual branch with probability `p`
+    and scale the kept ones by 1/(1-p), so the expected output is unchanged; in eval, nothing."""
+
+    def __init__(self, p: float) -> None:
+        super().__init__()
+        self.p = p
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        keep = 1.0 - self.p
+        mask = x.new_empty((x.shape[0],) + (1,) * (x.dim() - 1)).bernoulli_(keep)
+        return x * mask.div_(keep)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
+def gate(x: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+    """Squeeze-and-excitation's excitation: `x` scaled per channel by the sigmoid of `logits`."""
+    return x * torch.sigmoid(logits)
+
+
 @dataclass
 class _Lowering:
     """The fx graph being written, the modules it calls, and the value of each IR node."""
@@ -125,6 +149,19 @@ def _linear(node: Any, args: list[fx.Node], lo: _Lowering) -> fx.Node:
     return lo.module(node.name, linear, tuple(args))
 
 
+def _squeeze(node: Any, args: list[fx.Node], lo: _Lowering) -> fx.Node:
+    return lo.call("call_function", torch.mean, (args[0], (2, 3)), node.name, {"keepdim": True})
+
+
+def _gate(node: Any, args: list[fx.Node], lo: _Lowering) -> fx.Node:
+    return lo.call("call_function", gate, tuple(args), node.name)
+
+
+def _drop_path(node: Any, args: list[fx.Node], lo: _Lowering) -> fx.Node:
+    # a module, so that it follows the model's train/eval mode
+    return lo.module(node.name, DropPath(node.p), tuple(args))
+
+
 LOWERINGS: dict[str, Lower] = {
     "input": _input,
     "conv": _conv,
@@ -136,6 +173,9 @@ LOWERINGS: dict[str, Lower] = {
     "add": _add,
     "dropout": _dropout,
     "linear": _linear,
+    "squeeze": _squeeze,
+    "gate": _gate,
+    "drop_path": _drop_path,
 }
 
 
@@ -143,8 +183,9 @@ def lower(graph: Graph, *, device: Any = "meta", dtype: torch.dtype | None = Non
           ) -> fx.GraphModule:
     """The IR as a GraphModule whose submodules sit at the IR's parameter names.
 
-    The forward takes one batch `x` and returns a tensor where the IR has one output, or a dict
-    of tensors keyed by output name where it has several. Parameters are created on `device`
+    The forward takes one batch `x` and returns the IR's one output as a tensor, or a dict of
+    tensors keyed by output name where the IR says so (`graph.output_dict`: a backbone's
+    `features`). Parameters are created on `device`
     (default `meta`: nothing allocated) and are NOT initialized: see `resnet_spec.compiler.init`.
     """
     lo = _Lowering(fx.Graph(), {"device": device, "dtype": dtype})
@@ -152,7 +193,7 @@ def lower(graph: Graph, *, device: Any = "meta", dtype: torch.dtype | None = Non
         args = [lo.values[name] for name in node.inputs]
         lo.values[node.name] = LOWERINGS[node.op](node, args, lo)
     outputs = {name: lo.values[node] for name, node in graph.outputs.items()}
-    lo.graph.output(next(iter(outputs.values())) if len(outputs) == 1 else outputs)
+    lo.graph.output(outputs if graph.output_dict else next(iter(outputs.values())))
     lo.graph.lint()
     return fx.GraphModule(_nest(lo.modules), lo.graph, class_name=_class_name(graph.name))
 

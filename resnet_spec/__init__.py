@@ -14,12 +14,12 @@ from resnet_spec.errors import SpecError
 from resnet_spec.ir import Graph
 from resnet_spec.loader import load
 from resnet_spec.schema import Spec
+from resnet_spec.version import __version__
 
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["Graph", "Spec", "SpecError", "build", "elaborate", "load"]
-__version__ = "0.1.0"
+__all__ = ["Graph", "Spec", "SpecError", "__version__", "build", "elaborate", "load"]
 
 
 def elaborate(spec: Spec | str | os.PathLike[str]) -> Graph:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import re
 from functools import cache
+from importlib import resources
 from pathlib import Path
 
 _NAME = re.compile(r"^[a-z][a-z0-9_.-]*$")
@@ -13,9 +14,7 @@ _NAME = re.compile(r"^[a-z][a-z0-9_.-]*$")
 @cache
 def specs_dir() -> Path:
     """The folder of built-in spec files, in a source checkout or an installed package."""
-    from resnet_spec import specs
-
-    return Path(specs.__file__).parent
+    return Path(str(resources.files("resnet_spec.specs")))
 
 
 def names() -> list[str]:

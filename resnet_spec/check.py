@@ -2,13 +2,15 @@
 
 `check_graph` re-infers every shape from the op rules and judges the result: additions join equal
 shapes, convs and norms see the channels they were built for, groups divide what they group,
-every size stays at least 1, and the graph is a DAG from one input to its declared outputs. Each
+every size stays at least 1, and the graph is a DAG from one input whose every end is a declared
+output. The rules of each op kind are its entry in `RULES`. Each
 finding is located at the spec entry of the node that caused it, with a hint of what would fit.
 Call it after elaboration and after every pass.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -45,7 +47,7 @@ def check_graph(graph: Graph) -> list[Finding]:
     for node in graph.nodes():
         inputs = [shapes[name] for name in node.inputs]
         findings += _node_findings(graph, node, inputs)
-        shapes[node.name] = node.infer(inputs) if node.op != "input" else node.shape
+        shapes[node.name] = node.infer(inputs)
         if shapes[node.name] != node.shape:
             findings.append(_error(node, f"IR node `{node.name}` records shape {node.shape} but "
                                    f"its op gives {shapes[node.name]}", ""))
@@ -95,46 +97,45 @@ def _structure(graph: Graph) -> list[Finding]:
     sources = [n for n in g if g.in_degree(n) == 0]
     if sources != [graph.input]:
         out.append(Finding("error", f"the graph must have one input, found {sources}", where))
-    sinks = sorted(n for n in g if g.out_degree(n) == 0)
-    if sinks != sorted(set(graph.outputs.values())):
-        out.append(Finding("error", f"the graph's ends {sinks} are not its declared outputs "
-                           f"{sorted(graph.outputs.values())}", where))
+    declared = set(graph.outputs.values())
+    stray = sorted(n for n in g if g.out_degree(n) == 0 and n not in declared)
+    if stray or not declared <= set(g) or not declared:
+        out.append(Finding("error", f"the graph's ends {stray} are not among its declared "
+                           f"outputs {sorted(declared)}", where))
     return out
 
 
 def _node_findings(graph: Graph, node: Any, inputs: list[Shape]) -> list[Finding]:
-    if node.op == "input":
-        return []
-    if node.op in ("linear", "dropout"):
-        got = inputs[0][0]
-        if node.op == "linear" and got != node.in_features:
-            return [_error(node, f"`{node.name}` expects {node.in_features} features, "
-                           f"gets {got}", "")]
-        return []
-    if len(inputs[0]) != 3:
-        return [_error(node, f"`{node.name}` ({node.op}) needs a C×H×W input, gets {inputs[0]}",
-                       "")]
-    c, h, w = inputs[0]
-    found: list[Finding] = []
-    if node.op == "conv":
-        found += _conv_findings(node, c)
-    elif node.op == "norm":
-        found += _norm_findings(node, c)
-    elif node.op == "zero_pad" and node.out_channels < c:
-        found.append(_error(node, f"zero-padding shortcut cannot shrink {c} channels to "
-                            f"{node.out_channels}", "use shortcut: projection"))
-    elif node.op == "add":
-        found += _add_findings(graph, node, inputs)
-    if node.op not in ("add", "act", "norm", "global_pool"):
-        out = node.infer(inputs)
-        if len(out) == 3 and min(out[1:]) < 1:
-            found.append(_error(
-                node, f"the input is too small: `{node.name}` gets {h}×{w} and would output an "
-                "empty map", "use a larger `input`, fewer stride-2 stages, or `stem.pool: none`"))
+    if node.takes_map:
+        for shape in inputs:
+            if len(shape) != 3:
+                return [_error(node, f"`{node.name}` ({node.op}) needs a C×H×W input, gets "
+                               f"{shape}", "")]
+    found = RULES[node.op](graph, node, inputs)
+    if node.can_shrink:
+        found += _empty_map(node, inputs)
     return found
 
 
-def _conv_findings(node: Any, channels: int) -> list[Finding]:
+def _empty_map(node: Any, inputs: list[Shape]) -> list[Finding]:
+    out = node.infer(inputs)
+    if len(out) != 3 or min(out[1:]) >= 1:
+        return []
+    _, h, w = inputs[0]
+    return [_error(
+        node, f"the input is too small: `{node.name}` gets {h}×{w} and would output an empty "
+        "map", "use a larger `input`, fewer stride-2 stages, or `stem.pool: none`")]
+
+
+Rule = Callable[[Graph, Any, list[Shape]], list[Finding]]
+
+
+def _nothing(graph: Graph, node: Any, inputs: list[Shape]) -> list[Finding]:
+    return []
+
+
+def _conv(graph: Graph, node: Any, inputs: list[Shape]) -> list[Finding]:
+    channels = inputs[0][0]
     found = []
     if channels != node.in_channels:
         found.append(_error(node, f"`{node.name}` expects {node.in_channels} input channels, "
@@ -147,7 +148,8 @@ def _conv_findings(node: Any, channels: int) -> list[Finding]:
     return found
 
 
-def _norm_findings(node: Any, channels: int) -> list[Finding]:
+def _norm(graph: Graph, node: Any, inputs: list[Shape]) -> list[Finding]:
+    channels = inputs[0][0]
     if channels != node.channels:
         return [_error(node, f"`{node.name}` normalizes {node.channels} channels, "
                        f"gets {channels}", "")]
@@ -159,7 +161,30 @@ def _norm_findings(node: Any, channels: int) -> list[Finding]:
     return []
 
 
-def _add_findings(graph: Graph, node: Any, inputs: list[Shape]) -> list[Finding]:
+def _zero_pad(graph: Graph, node: Any, inputs: list[Shape]) -> list[Finding]:
+    channels = inputs[0][0]
+    if node.out_channels >= channels:
+        return []
+    return [_error(node, f"zero-padding shortcut cannot shrink {channels} channels to "
+                   f"{node.out_channels}", "use shortcut: projection")]
+
+
+def _linear(graph: Graph, node: Any, inputs: list[Shape]) -> list[Finding]:
+    got = inputs[0][0]
+    if got == node.in_features:
+        return []
+    return [_error(node, f"`{node.name}` expects {node.in_features} features, gets {got}", "")]
+
+
+def _gate(graph: Graph, node: Any, inputs: list[Shape]) -> list[Finding]:
+    (c, _, _), gate = inputs
+    if gate == (c, 1, 1):
+        return []
+    return [_error(node, f"`{node.name}` gates a {_fmt(inputs[0])} map with a {_fmt(gate)} "
+                   f"gate; it needs {c}×1×1", "")]
+
+
+def _add(graph: Graph, node: Any, inputs: list[Shape]) -> list[Finding]:
     branch, shortcut = inputs
     if branch == shortcut:
         return []
@@ -174,11 +199,31 @@ def _add_findings(graph: Graph, node: Any, inputs: list[Shape]) -> list[Finding]
     )]
 
 
+RULES: dict[str, Rule] = {
+    "input": _nothing,
+    "conv": _conv,
+    "norm": _norm,
+    "act": _nothing,
+    "pool": _nothing,
+    "global_pool": _nothing,
+    "zero_pad": _zero_pad,
+    "add": _add,
+    "dropout": _nothing,
+    "linear": _linear,
+    "squeeze": _nothing,
+    "gate": _gate,
+    "drop_path": _nothing,
+}
+"""The checks of each IR op kind beyond its shape rule (the empty-map check comes from the
+node's `can_shrink`, the C×H×W check from its `takes_map`)."""
+
+
 def _fitting_policies(before: Shape, after: Shape) -> list[str]:
     fits = []
     if after[0] >= before[0]:
         fits.append(Shortcut.zero_pad.value)
-    fits += [Shortcut.projection.value, Shortcut.projection_all.value, Shortcut.none.value]
+    fits += [Shortcut.projection.value, Shortcut.projection_all.value, Shortcut.avg_down.value,
+             Shortcut.none.value]
     return fits
 
 

@@ -84,6 +84,10 @@ RULES: dict[str, OpRule] = {
     "add": OpRule(),
     "dropout": OpRule(),
     "linear": OpRule(macs=_linear_macs),
+    # like global_pool: the gate's values, not "the whole image"
+    "squeeze": OpRule(),
+    "gate": OpRule(),
+    "drop_path": OpRule(),
 }
 
 
@@ -134,6 +138,16 @@ class StageCost:
     nodes: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class OutputCost:
+    """One output of the network: its name, shape and effective stride (None for a vector)."""
+
+    name: str
+    node: str
+    shape: Shape
+    stride: int | None
+
+
 @dataclass
 class GraphCost:
     """A whole network's costs: totals, per stage (with blocks) and per node."""
@@ -147,6 +161,13 @@ class GraphCost:
     """Elements of every node's output for one image, the input excluded."""
     stages: list[StageCost]
     nodes: dict[str, NodeCost]
+    outputs: list[OutputCost] = field(default_factory=list)
+    """What the forward returns, in order: `logits`, or a backbone's maps."""
+
+    @property
+    def returns_maps(self) -> bool:
+        """Whether the outputs are feature maps (a backbone), whose strides matter."""
+        return any(len(o.shape) == 3 for o in self.outputs)
 
 
 def analyze(graph: Graph) -> GraphCost:
@@ -165,7 +186,13 @@ def analyze(graph: Graph) -> GraphCost:
         activations=sum(n.activations for n in nodes.values()),
         stages=stages,
         nodes=nodes,
+        outputs=[_output(name, nodes[node]) for name, node in graph.outputs.items()],
     )
+
+
+def _output(name: str, node: NodeCost) -> OutputCost:
+    stride = node.stride if len(node.output_shape) == 3 else None
+    return OutputCost(name, node.name, node.output_shape, stride)
 
 
 def _node_cost(node: Any, inputs: list[NodeCost]) -> NodeCost:
@@ -248,6 +275,7 @@ def to_json(cost: GraphCost, *, batch: int = 1, dtype: str = "float32",
             "param_bytes": cost.params * DTYPE_BYTES[dtype],
         },
         "stages": [_stage_json(s) for s in cost.stages],
+        "outputs": [{**vars(o), "shape": list(o.shape)} for o in cost.outputs],
     }
     if layers:
         out["layers"] = [_node_json(n) for n in cost.nodes.values()]
@@ -303,9 +331,12 @@ def totals_lines(cost: GraphCost, *, batch: int, dtype: str) -> list[str]:
     from resnet_spec import units
 
     memory = units.size(activation_bytes(cost, batch=batch, dtype=dtype))
+    maps = [f"{o.name} {units.shape(o.shape)} (stride {o.stride})" for o in cost.outputs]
+    outputs = [f"- outputs: {', '.join(maps)}"] if cost.returns_maps else []
     return [
         f"- parameters: {units.exact(cost.params)} ({units.count(cost.params)})",
         f"- MACs per image: {units.exact(cost.macs)} ({units.count(cost.macs)})",
         f"- activations per image: {units.exact(cost.activations)} elements; "
         f"{memory} for a batch of {batch} in {dtype}",
+        *outputs,
     ]

@@ -13,14 +13,17 @@ renderer and the torch back end. A node is a pydantic model with
 - `loc`: the spec entry that produced it, for error messages.
 
 Shapes are inferred by each op's `infer` while elaborating; `check.check_graph` infers them again
-and compares, so a pass that breaks the IR is caught.
+and compares, so a pass that breaks the IR is caught. What the checker needs beyond the shape rule
+each op class declares itself (`takes_map`, `can_shrink`); the list of op kinds is derived from
+`NODE_TYPES`, and every registry keyed by op kind (checks, costs, drawing, lowering, init) is
+tested against it.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal
+from dataclasses import dataclass, field, fields
+from typing import Annotated, Any, ClassVar, Literal, Union
 
 import networkx as nx
 from pydantic import BaseModel, ConfigDict, Field
@@ -46,6 +49,11 @@ class Scope(BaseModel):
 
 class _OpNode(BaseModel):
     model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    takes_map: ClassVar[bool] = True
+    """Whether every input must be a C×H×W map (not a flat vector)."""
+    can_shrink: ClassVar[bool] = False
+    """Whether its output can be smaller than its input (so an input too small can empty it)."""
 
     name: str
     inputs: tuple[str, ...] = ()
@@ -87,6 +95,7 @@ def _spatial(size: int, kernel: int, stride: int, padding: int, dilation: int, c
 
 class InputNode(_OpNode):
     op: Literal["input"] = "input"
+    takes_map: ClassVar[bool] = False
 
     def infer(self, inputs: list[Shape]) -> Shape:
         return self.shape
@@ -94,6 +103,7 @@ class InputNode(_OpNode):
 
 class ConvNode(_OpNode):
     op: Literal["conv"] = "conv"
+    can_shrink: ClassVar[bool] = True
     in_channels: int
     out_channels: int
     kernel: int
@@ -165,6 +175,7 @@ class PoolNode(_OpNode):
     """A windowed max or average pool (the stem's 3x3/2)."""
 
     op: Literal["pool"] = "pool"
+    can_shrink: ClassVar[bool] = True
     kind: Literal["max", "avg"]
     kernel: int
     stride: int
@@ -198,6 +209,7 @@ class ZeroPadNode(_OpNode):
     """The paper's option A shortcut: subsample by `stride`, append zero channels."""
 
     op: Literal["zero_pad"] = "zero_pad"
+    can_shrink: ClassVar[bool] = True
     stride: int
     in_channels: int
     out_channels: int
@@ -218,6 +230,7 @@ class AddNode(_OpNode):
 
 class DropoutNode(_OpNode):
     op: Literal["dropout"] = "dropout"
+    takes_map: ClassVar[bool] = False
     p: float
 
     def label(self) -> str:
@@ -226,6 +239,7 @@ class DropoutNode(_OpNode):
 
 class LinearNode(_OpNode):
     op: Literal["linear"] = "linear"
+    takes_map: ClassVar[bool] = False
     in_features: int
     out_features: int
     bias: bool = True
@@ -243,30 +257,74 @@ class LinearNode(_OpNode):
         return f"linear {self.in_features}->{self.out_features}"
 
 
-Node = Annotated[
-    InputNode
-    | ConvNode
-    | NormNode
-    | ActNode
-    | PoolNode
-    | GlobalPoolNode
-    | ZeroPadNode
-    | AddNode
-    | DropoutNode
-    | LinearNode,
-    Field(discriminator="op"),
-]
-OP_KINDS: tuple[str, ...] = (
-    "input", "conv", "norm", "act", "pool", "global_pool", "zero_pad", "add", "dropout", "linear"
+class SqueezeNode(_OpNode):
+    """Global average over height and width keeping a 1×1 map: (C, H, W) -> (C, 1, 1), the
+    squeeze of squeeze-and-excitation."""
+
+    op: Literal["squeeze"] = "squeeze"
+
+    def infer(self, inputs: list[Shape]) -> Shape:
+        return (inputs[0][0], 1, 1)
+
+    def label(self) -> str:
+        return "squeeze (global avg, keep 1x1)"
+
+
+class GateNode(_OpNode):
+    """Excitation: the first input times the sigmoid of the second, a C×1×1 map broadcast over
+    height and width. Its shape is the first input's."""
+
+    op: Literal["gate"] = "gate"
+
+    def label(self) -> str:
+        return "x * sigmoid(gate)"
+
+
+class DropPathNode(_OpNode):
+    """Stochastic depth on a residual branch: in training, each sample's branch is zeroed with
+    probability `p` and the survivors scaled by 1/(1-p); an identity in eval."""
+
+    op: Literal["drop_path"] = "drop_path"
+    p: float
+
+    def label(self) -> str:
+        return f"drop path {self.p:.3g}"
+
+
+NODE_TYPES: tuple[type[_OpNode], ...] = (
+    InputNode,
+    ConvNode,
+    NormNode,
+    ActNode,
+    PoolNode,
+    GlobalPoolNode,
+    ZeroPadNode,
+    AddNode,
+    DropoutNode,
+    LinearNode,
+    SqueezeNode,
+    GateNode,
+    DropPathNode,
 )
+"""Every IR op: the one list a new op is added to."""
+
+Node = Annotated[Union[NODE_TYPES], Field(discriminator="op")]  # type: ignore[valid-type]  # noqa: UP007
+OP_KINDS: tuple[str, ...] = tuple(t.model_fields["op"].default for t in NODE_TYPES)
+"""The op kinds, derived from `NODE_TYPES`: every registry keyed by op kind covers these."""
+
+
+OMIT_DEFAULT = {"omit_default": True}
+"""Metadata of the info fields that `Graph.to_json` leaves out while they hold their default:
+fields added with a variant, so that the JSON of a network without it stays as it was."""
 
 
 @dataclass
 class StageInfo:
-    """A stem, a residual stage or the head: what diagrams and summaries fold nodes into."""
+    """A stem, a residual stage, the final norm of a pre-activation net, or the head: what
+    diagrams and summaries fold nodes into."""
 
     name: str
-    kind: Literal["stem", "stage", "head"]
+    kind: Literal["stem", "stage", "final", "head"]
     loc: Loc | None
     nodes: list[str] = field(default_factory=list)
     blocks: list[str] = field(default_factory=list)
@@ -300,6 +358,12 @@ class BlockInfo:
     nodes: list[str] = field(default_factory=list)
     input: str = ""
     output: str = ""
+    dilation: int = field(default=1, metadata=OMIT_DEFAULT)
+    """Dilation of the block's 3x3 convs (its first may keep the previous stage's)."""
+    se: int = field(default=0, metadata=OMIT_DEFAULT)
+    """Channels of the squeeze-and-excitation's reduction; 0 without one."""
+    drop_path: float = field(default=0.0, metadata=OMIT_DEFAULT)
+    """The stochastic-depth rate of this block's branch."""
 
 
 class Graph:
@@ -311,7 +375,11 @@ class Graph:
         self.nx: nx.DiGraph = nx.DiGraph()
         self.input: str = ""
         self.outputs: dict[str, str] = {}
-        """Output name (`logits`, or `stage2` ... for a backbone) -> node name."""
+        """Output name (`logits`, `features`, or `stem`, `stage2` ... of a backbone's
+        `features`) -> node name. Every sink of the graph is one of these."""
+        self.output_dict: bool = False
+        """Whether the forward returns the outputs as a dict by name (a backbone's `features`)
+        rather than its one output as a tensor."""
         self.stages: list[StageInfo] = []
         self.blocks: list[BlockInfo] = []
         self.warnings: list[str] = []
@@ -398,7 +466,10 @@ class Graph:
 
 def _info_json(info: StageInfo | BlockInfo) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for key, value in vars(info).items():
+    for item in fields(info):
+        key, value = item.name, getattr(info, item.name)
+        if item.metadata.get("omit_default") and value == item.default:
+            continue
         if isinstance(value, Loc):
             value = str(value)
         elif hasattr(value, "value"):

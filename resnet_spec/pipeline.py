@@ -20,7 +20,6 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import resnet_spec
 from resnet_spec.ir import Graph
 from resnet_spec.loader import load
 from resnet_spec.outdir import (
@@ -34,6 +33,7 @@ from resnet_spec.outdir import (
 )
 from resnet_spec.resolved import resolved_dict, resolved_yaml
 from resnet_spec.schema import Spec
+from resnet_spec.version import __version__
 
 STEPS = ("load", "elaborate", "check", "render", "cost", "compile", "export", "write")
 
@@ -191,9 +191,10 @@ def _cost(b: _Build) -> None:
 
 
 def _compile(b: _Build) -> None:
+    from resnet_spec.compiler import compile_graph
     from resnet_spec.compiler.export import save_safetensors
 
-    b.module = resnet_spec.build(b.graph, weights=b.weights, seed=b.seed, for_inference=True)
+    b.module = compile_graph(b.graph, weights=b.weights, seed=b.seed, for_inference=True)
     save_safetensors(b.module, b.staged("model.safetensors"))
 
 
@@ -244,7 +245,7 @@ def _versions() -> dict[str, str]:
     except metadata.PackageNotFoundError:
         torch_version = "unknown"
     return {
-        "resnet_spec": resnet_spec.__version__,
+        "resnet_spec": __version__,
         "torch": torch_version,
         "python": platform.python_version(),
     }

@@ -7,8 +7,8 @@ from typing import Any
 
 import yaml
 
-import resnet_spec
 from resnet_spec.schema import Spec
+from resnet_spec.version import __version__
 
 
 def resolved_dict(spec: Spec) -> dict[str, Any]:
@@ -36,7 +36,7 @@ def _drop_nones(value: Any) -> Any:
 
 def resolved_yaml(spec: Spec) -> str:
     """`spec.resolved.yaml`: the resolved spec, one flow mapping per stage, keys in schema order."""
-    header = f"# {spec.name}, resolved by resnet-spec {resnet_spec.__version__}: extends merged, "
+    header = f"# {spec.name}, resolved by resnet-spec {__version__}: extends merged, "
     body = yaml.safe_dump(
         resolved_dict(spec), sort_keys=False, default_flow_style=None, allow_unicode=True,
         width=4096,

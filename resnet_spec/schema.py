@@ -9,7 +9,7 @@ caused them, so that the loader can point at the exact line.
 from __future__ import annotations
 
 from enum import Enum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 from pydantic_core import PydanticCustomError
@@ -121,9 +121,12 @@ class StemSpec(_Model):
         None,
         min_length=3,
         max_length=3,
-        description="`deep` only: the three convs' channels; default `[width/2, width/2, width]`.",
+        description="`deep` only: the three convs' channels; default `[width/2, width/2, width]`. "
+        "The last is the stem's output (`width` is then not used).",
     )
-    kernel: PositiveInt = Field(7, le=31, description="`conv` only: kernel size, odd.")
+    kernel: PositiveInt = Field(
+        7, le=31, description="`conv` only: kernel size, odd (a `deep` stem's convs are 3x3)."
+    )
     stride: PositiveInt = Field(2, le=8, description="Stride of the (first) stem conv.")
     pool: PoolKind = Field(
         PoolKind.max,
@@ -141,7 +144,11 @@ class StemSpec(_Model):
 
 class SESpec(_Model):
     reduction: PositiveInt = Field(
-        16, le=1024, description="Channels are divided by this in the squeeze (rounded to 8)."
+        16,
+        le=1024,
+        description="The squeeze has the block's output channels / `reduction`, rounded to the "
+        "nearest multiple of 8 and at least 8 (timm's rule); a reduction above the channels is "
+        "an error.",
     )
 
 
@@ -179,8 +186,9 @@ class BlockSpec(_Model):
         0.0,
         ge=0.0,
         lt=1.0,
-        description="Stochastic depth: the largest drop rate, reached by the last block, "
-        "rising linearly from 0; inactive in eval.",
+        description="Stochastic depth: the largest drop rate, reached by the last block of the "
+        "network, rising linearly from 0 at the first over all blocks (timm's "
+        "`drop_path_rate`); inactive in eval.",
     )
     zero_init_last_norm: bool = Field(
         False, description="Start each residual branch's last norm at zero."
@@ -221,7 +229,11 @@ class BlockOverride(_Model):
     stride_at: StrideAt | None = Field(None, description="Overrides `block.stride_at`.")
     se: SESpec | None = Field(None, description="Overrides `block.se` for this stage.")
     drop_path: float | None = Field(
-        None, ge=0.0, lt=1.0, description="Overrides `block.drop_path` for this stage."
+        None,
+        ge=0.0,
+        lt=1.0,
+        description="Overrides `block.drop_path` for this stage's blocks: each keeps its place on "
+        "the network-wide line, scaled to this value (0 turns stochastic depth off here).",
     )
     zero_init_last_norm: bool | None = Field(
         None, description="Overrides `block.zero_init_last_norm` for this stage."
@@ -235,7 +247,12 @@ class StageSpec(_Model):
     width: Channels = Field(..., description="The stage's base channels (torchvision's `planes`).")
     stride: PositiveInt = Field(1, le=8, description="Stride of the stage's first block.")
     dilation: PositiveInt = Field(
-        1, le=64, description="Dilation of the stage's 3x3 convs (dense-prediction backbones)."
+        1,
+        le=64,
+        description="Dilation of the stage's 3x3 convs, for dense-prediction backbones: write "
+        "`stride: 1, dilation: 2` where a stage would halve the resolution. The stage's first "
+        "block keeps the previous stage's dilation in its first 3x3 (torchvision's "
+        "`replace_stride_with_dilation`). Or let `output_stride` set it.",
     )
     block: BlockOverride = Field(
         default_factory=BlockOverride, description="Overrides of the top-level `block`."
@@ -307,11 +324,18 @@ class Spec(_Model):
     head: HeadSpec | None = Field(
         default_factory=HeadSpec, description="The classifier, or `none` for a backbone."
     )
-    features: list[PositiveInt] | None = Field(
+    features: list[Annotated[int, Field(ge=0)]] | None = Field(
         None,
         min_length=1,
-        description="Stage numbers (1-based) whose outputs a backbone returns; "
-        "only with `head: none`.",
+        description="Stage numbers (1-based; 0 is the stem, before its pool) whose outputs a "
+        "backbone returns as a dict `{stem, stage1, ...}`, as timm's `out_indices`; only with "
+        "`head: none`.",
+    )
+    output_stride: Literal[8, 16, 32] | None = Field(
+        None,
+        description="The total stride of the last map: once the stem and stages have strided "
+        "the input this much, every later stage's stride becomes dilation (timm's and "
+        "torchvision's rule). A stage's own `dilation` above 1 then conflicts.",
     )
 
     # Where each field was written (a yaml_source.SourceMap); None for specs built in Python.
@@ -340,9 +364,12 @@ class Spec(_Model):
             for i, number in enumerate(self.features):
                 if number > len(self.stages):
                     raise _cross_field(
-                        f"stage {number} does not exist; stages are 1 to {len(self.stages)}",
+                        f"stage {number} does not exist; stages are 1 to {len(self.stages)} "
+                        "(0 is the stem)",
                         f"features.{i}",
                     )
+                if number in self.features[:i]:
+                    raise _cross_field(f"stage {number} is listed twice", f"features.{i}")
         for i in range(len(self.stages)):
             self.stage_block(i)
         return self

@@ -10,8 +10,7 @@ import pytest
 
 import resnet_spec
 from resnet_spec import builtins
-from resnet_spec.cost import RULES, analyze, to_json, to_markdown
-from resnet_spec.ir import OP_KINDS
+from resnet_spec.cost import analyze, to_json, to_markdown
 from resnet_spec.schema import InputSpec
 
 # /work/shared/reference/figures.md, torchvision's weight metadata: parameters, GMACs
@@ -57,10 +56,6 @@ def tiny(tmp_path):
     path = tmp_path / "tiny.yaml"
     path.write_text(TINY)
     return analyze(resnet_spec.elaborate(str(path)))
-
-
-def test_every_op_kind_has_exactly_one_cost_rule() -> None:
-    assert set(RULES) == set(OP_KINDS)
 
 
 def test_tiny_network_matches_a_hand_count(tiny) -> None:

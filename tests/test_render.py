@@ -82,16 +82,19 @@ def test_golden_dot(name: str, level: str) -> None:
         "(see this module's docstring)")
 
 
-@pytest.mark.parametrize("name", ["resnet18", "resnet50", "cifar_resnet20", "cifar_plain56"])
+@pytest.mark.parametrize("name", ["resnet18", "resnet50", "cifar_resnet20", "cifar_plain56",
+                                  "resnetv2_50", "resnet50_os8"])
 def test_node_counts_follow_the_ir(name: str) -> None:
     g = graph(name)
     outputs = len(g.outputs)
     stages = drawn_nodes(to_dot(g, level="stages"))
     assert len(stages) == 1 + len(g.stages) + outputs
-    # blocks: input, stem, head, outputs, a box per block and a ⊕ per block with a shortcut
+    # blocks: input, stem, final norm, head, outputs, a box per block and a ⊕ per block with a
+    # shortcut
     adds = sum(b.shortcut != "none" for b in g.blocks)
+    boxes = sum(s.kind != "stage" for s in g.stages)
     blocks = drawn_nodes(to_dot(g, level="blocks", collapse=False))
-    assert len(blocks) == 1 + 2 + outputs + len(g.blocks) + adds
+    assert len(blocks) == 1 + boxes + outputs + len(g.blocks) + adds
     assert {b.name for b in g.blocks} <= set(blocks)
     layers = drawn_nodes(to_dot(g, level="layers", collapse=False))
     assert sorted(layers) == sorted([n.name for n in g.nodes()] + [f"output_{o}" for o in

@@ -30,6 +30,17 @@ TORCHVISION = {
     "wide_resnet101_2": 126_886_696,
 }
 
+# timm's parameter counts of the variants it defines (the parity tests compare live models too)
+TIMM = {
+    "resnet50c": 25_576_264,
+    "resnet50d": 25_576_264,
+    "resnet101d": 44_568_392,
+    "seresnet50": 28_088_024,
+    "seresnext50_32x4d": 27_559_896,
+    "resnetv2_50": 25_549_352,
+}
+BACKBONES = {"resnet50_os8"}
+
 # Table 6: (n, params as printed). Plain nets have the same weights (option A adds none).
 TABLE6 = {
     "cifar_resnet20": (3, "0.27M"),
@@ -41,6 +52,8 @@ TABLE6 = {
     "cifar_plain20": (3, "0.27M"),
     "cifar_plain56": (9, "0.85M"),
 }
+# He et al. 2016 ("Identity Mappings"), Table 3: pre-activation ResNet-164 on CIFAR, 1.7M
+PREACT = {"cifar_preact_resnet164": (18, "1.7M")}
 
 # Blocks per stage of the ImageNet depths.
 DEPTHS = {18: [2, 2, 2, 2], 34: [3, 4, 6, 3], 50: [3, 4, 6, 3], 101: [3, 4, 23, 3],
@@ -51,7 +64,8 @@ ALL = builtins.names()
 
 def test_every_spec_file_is_a_builtin() -> None:
     assert sorted(p.stem for p in SPECS.glob("*.yaml")) == ALL
-    assert set(TORCHVISION) | set(TABLE6) | {"plain18", "plain34"} == set(ALL)
+    assert set(TORCHVISION) | set(TABLE6) | set(TIMM) | set(PREACT) | BACKBONES | {
+        "plain18", "plain34"} == set(ALL)
 
 
 @pytest.mark.parametrize("name", ALL)
@@ -61,6 +75,10 @@ def test_builtin_elaborates_and_checks_clean(name: str) -> None:
     graph = resnet_spec.elaborate(spec)
     assert check_graph(graph) == []
     assert graph.warnings == []
+    if name in BACKBONES:
+        assert graph.output_dict and set(graph.outputs) == {"stage1", "stage2", "stage3",
+                                                            "stage4"}
+        return
     classes = 10 if name.startswith("cifar_") else 1000
     assert graph.node(graph.outputs["logits"]).shape == (classes,)
 
@@ -71,6 +89,20 @@ def test_imagenet_params_equal_torchvision(name: str) -> None:
     assert graph.param_count() == TORCHVISION[name]
     channels = 512 if name in ("resnet18", "resnet34") else 2048
     assert graph.stages[-2].out_shape == (channels, 7, 7)
+
+
+@pytest.mark.parametrize("name", sorted(TIMM))
+def test_variant_params_equal_timm(name: str) -> None:
+    assert resnet_spec.elaborate(name).param_count() == TIMM[name]
+
+
+def test_preact_resnet164_matches_he_2016() -> None:
+    n, printed = PREACT["cifar_preact_resnet164"]
+    graph = resnet_spec.elaborate("cifar_preact_resnet164")
+    assert len(graph.blocks) == 3 * n and f"{graph.param_count() / 1e6:.1f}M" == printed
+    assert [(s.name, s.out_shape) for s in graph.stages[1:5]] == [
+        ("layer1", (64, 32, 32)), ("layer2", (128, 16, 16)), ("layer3", (256, 8, 8)),
+        ("final", (256, 8, 8))]
 
 
 @pytest.mark.parametrize("name", sorted(TABLE6))

@@ -1,14 +1,23 @@
 #!/bin/sh
-# Rewrites the gallery of docs/diagrams.md from the built-in specs. Run from the repository root
-# after `pip install -e .`; uses the system `dot` if on PATH, else the graphviz-pure binary.
+# Rewrites the gallery of docs/diagrams.md and the diagrams of docs/writing-specs.md from the
+# built-in specs (and the two example specs in this folder). Run from the repository root after
+# `pip install -e .`; uses the system `dot` if on PATH, else the graphviz-pure binary.
 set -eu
 out=docs/diagrams
 for level in stages blocks layers; do
   resnet-spec render resnet50 --level "$level" -o "$out/resnet50.$level.svg"
 done
-for spec in resnet18 resnext50_32x4d cifar_resnet56 cifar_plain56; do
+for spec in resnet18 resnext50_32x4d cifar_resnet56 cifar_plain56 resnet50d seresnet50 \
+    resnetv2_50 resnet50_os8; do
   resnet-spec render "$spec" --level blocks -o "$out/$spec.blocks.svg"
 done
 # 600 blocks: collapsed by default (runs of identical blocks drawn once, marked ×N)
 resnet-spec render cifar_resnet1202 --level blocks -o "$out/cifar_resnet1202.blocks.svg"
 resnet-spec render cifar_resnet1202 --level layers -o "$out/cifar_resnet1202.layers.svg"
+# one stages-level diagram per variant, for docs/writing-specs.md
+for spec in resnet50c resnet50d seresnet50 resnetv2_50 cifar_preact_resnet164 resnet50_os8; do
+  resnet-spec render "$spec" --level stages -o "$out/$spec.stages.svg"
+done
+for example in resnet50_drop_path resnet18_features; do
+  resnet-spec render "$out/$example.yaml" --level stages -o "$out/$example.stages.svg"
+done

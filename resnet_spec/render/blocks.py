@@ -23,12 +23,14 @@ def block_params(graph: Graph, block: BlockInfo) -> int:
 def _run_lines(run: common.Run) -> list[str]:
     b = run.first
     kind = b.kind.value + (f" · groups {b.groups}" if b.groups > 1 else "")
-    if getattr(b, "se", None):  # BlockInfo gains `se` once elaboration supports it
-        kind += " · SE"
+    if b.se:
+        kind += f" · SE {b.se}"
     widths = f"width {b.width}"
     if b.inner != b.width:
         widths += f" · inner {b.inner}"
     widths += f" · out {b.out_shape[0]}" + (f" · stride {b.stride}" if b.stride > 1 else "")
+    if b.dilation > 1:
+        widths += f" · dilation {b.dilation}"
     return [kind, widths]
 
 
@@ -62,7 +64,7 @@ def _draw_run(cluster: graphviz.Digraph, canvas: graphviz.Digraph, graph: Graph,
         return b.name
     add = f"{b.name}.add"
     cluster.node(add, "+", shape="circle", width="0.32", fixedsize="true", fontsize="14",
-                 group="main", **palette.op_style("add"))
+                 group="main", **ops.style("add"))
     canvas.edge(b.name, add, weight=SPINE_WEIGHT)
     _, style = palette.SHORTCUT_STYLES[b.shortcut]
     canvas.edge(source, add, label=shortcut_text(graph, b), **style)
@@ -84,11 +86,14 @@ def _spacer(graph: Graph, vertical: bool) -> float:
 
 
 def _draw_stage(canvas: graphviz.Digraph, graph: Graph, stage: StageInfo,
-                runs: list[common.Run], source: str, spacer: float) -> str:
+                runs: list[common.Run], source: str, spacer: float,
+                drawn: dict[str, str]) -> str:
+    """Draw a stage's runs; record in `drawn` the node each block's output leaves from."""
     with canvas.subgraph(name=f"cluster_{stage.name}") as cluster:
         cluster.attr(label=_stage_label(stage), **palette.CLUSTER_ATTRS)
         for run in runs:
             source = _draw_run(cluster, canvas, graph, run, source)
+            drawn.update((block.output, source) for block in run.blocks)
         common.add_spacer(cluster, stage.name, runs[0].first.name, spacer)
     return source
 
@@ -99,14 +104,15 @@ def draw(graph: Graph, canvas: graphviz.Digraph, collapse: bool) -> None:
     common.io_node(canvas, graph.input, "input", graph.input_shape)
     source, shape = graph.input, graph.input_shape
     spacer = _spacer(graph, common.is_vertical(canvas))
+    drawn = common.stage_of(graph)
     for stage in graph.stages:
         if stage.kind == "stage":
             mine = [run for run in runs if run.first.stage == stage.name]
-            source = _draw_stage(canvas, graph, stage, mine, source, spacer)
+            source = _draw_stage(canvas, graph, stage, mine, source, spacer, drawn)
         else:
             brief_box(canvas, graph, stage)
             canvas.edge(source, stage.name, label=common.edge_shape(shape), weight=SPINE_WEIGHT)
             source = stage.name
         shape = stage.out_shape
-    common.outputs(canvas, graph, lambda _: source)
+    common.outputs(canvas, graph, lambda node: drawn[node])
     common.legend(canvas, common.shortcut_kinds(runs))

@@ -47,8 +47,8 @@ class Run:
 
 def _signature(block: BlockInfo) -> tuple[object, ...]:
     return (block.stage, block.kind, block.shortcut, block.stride, block.width, block.inner,
-            block.groups, block.in_shape, block.out_shape, len(block.nodes),
-            getattr(block, "se", None))
+            block.groups, block.in_shape, block.out_shape, len(block.nodes), block.se,
+            block.dilation)
 
 
 def block_runs(graph: Graph, collapse: bool) -> list[Run]:
@@ -147,18 +147,31 @@ def new_canvas(graph: Graph, direction: str) -> graphviz.Digraph:
                             edge_attr=palette.EDGE_ATTRS)
 
 
-def io_node(canvas: graphviz.Digraph, name: str, header: str, shape: Sequence[int]) -> None:
-    """The input or an output of the network, as a grey oval."""
-    canvas.node(name, box_label(header, [shape_text(shape)]), shape="oval", group="main",
+def io_node(canvas: graphviz.Digraph, name: str, header: str, shape: Sequence[int],
+            stride: int | None = None) -> None:
+    """The input or an output of the network, as a grey oval (a feature map's with its
+    stride)."""
+    lines = [shape_text(shape)] + ([f"stride {stride}"] if stride else [])
+    canvas.node(name, box_label(header, lines), shape="oval", group="main",
                 **palette.family_style("io"))
+
+
+def stage_of(graph: Graph) -> dict[str, str]:
+    """Each IR node -> the name of the stem, stage, final norm or head holding it."""
+    return {node: stage.name for stage in graph.stages for node in stage.nodes}
 
 
 def outputs(canvas: graphviz.Digraph, graph: Graph, drawn_as: Callable[[str], str]) -> None:
     """One oval per network output, fed from the drawn node that `drawn_as` names for the IR
-    node producing it (at `stages` and `blocks`: the last box)."""
+    node producing it. Feature maps (C×H×W outputs) show their stride."""
+    from resnet_spec.cost import analyze  # strides only where a backbone returns maps
+
+    maps = any(len(graph.node(n).shape) == 3 for n in graph.outputs.values())
+    strides = {n: c.stride for n, c in analyze(graph).nodes.items()} if maps else {}
     for out_name, node_name in graph.outputs.items():
         shape = graph.node(node_name).shape
-        io_node(canvas, f"output_{out_name}", out_name, shape)
+        stride = strides.get(node_name) if len(shape) == 3 else None
+        io_node(canvas, f"output_{out_name}", out_name, shape, stride)
         canvas.edge(drawn_as(node_name), f"output_{out_name}", label=edge_shape(shape))
 
 

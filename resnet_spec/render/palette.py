@@ -15,7 +15,7 @@ MUTED = "#555555"
 """Secondary text: shapes on edges, parameter counts."""
 PAGE = "#ffffff"
 
-# family -> (fill, border). Every IR op kind maps to one family in OP_FAMILY.
+# family -> (fill, border). Every IR op kind names its family in `render.ops.RULES`.
 FAMILY_COLOURS: dict[str, tuple[str, str]] = {
     "io": ("#eeeeee", "#555555"),
     "conv": ("#d5e8f6", "#0072b2"),
@@ -27,19 +27,6 @@ FAMILY_COLOURS: dict[str, tuple[str, str]] = {
     "head": ("#e2e0f4", "#5a4fb0"),
     "regularize": ("#f2f2f2", "#8c8c8c"),
     "other": ("#ffffff", "#555555"),
-}
-
-OP_FAMILY: dict[str, str] = {
-    "input": "io",
-    "conv": "conv",
-    "norm": "norm",
-    "act": "act",
-    "pool": "pool",
-    "global_pool": "pool",
-    "zero_pad": "shortcut",
-    "add": "merge",
-    "dropout": "regularize",
-    "linear": "head",
 }
 
 # block kind -> family of its box at the `blocks` level
@@ -117,8 +104,3 @@ def family_style(family: str) -> dict[str, str]:
     """Node attributes colouring a box of this family."""
     fill, border = FAMILY_COLOURS.get(family, FAMILY_COLOURS["other"])
     return {"fillcolor": fill, "color": border}
-
-
-def op_style(op: str) -> dict[str, str]:
-    """Node attributes for an IR op kind (unknown kinds are drawn plain, never refused)."""
-    return family_style(OP_FAMILY.get(op, "other"))

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import graphviz
 
-from resnet_spec.ir import Graph, StageInfo
+from resnet_spec.ir import BlockInfo, Graph, StageInfo
 from resnet_spec.render import common, ops, palette
 
 _BRIEF_OPS = ("conv", "pool", "global_pool", "dropout", "linear", "zero_pad")
-"""Ops named in the one-line account of a stem or head (norms and activations go without)."""
+"""Ops named in the one-line account of a stem or head (norms and activations go without)..."""
+_FINAL_OPS = ("norm", "act")
+"""... except in the final norm of a pre-activation net, which has nothing else."""
 
 
 def _params(graph: Graph, names: list[str]) -> int:
@@ -20,18 +22,29 @@ def _stage_label(graph: Graph, stage: StageInfo) -> str:
     kind = blocks[0].kind.value if blocks else "block"
     out = stage.out_shape[0]
     widths = f"width {stage.width}" + (f" → {out}" if out != stage.width else "") + (
-        f" · stride {stage.stride}" if stage.stride > 1 else "")
+        f" · stride {stage.stride}" if stage.stride > 1 else "") + (
+        f" · dilation {stage.dilation}" if stage.dilation > 1 else "")
     shortcuts = list(dict.fromkeys(b.shortcut.replace("_", "-") for b in blocks))
-    lines = [widths, f"shortcut: {', '.join(shortcuts)}",
+    lines = [widths, f"shortcut: {', '.join(shortcuts)}", _drop_path(blocks),
              f"out {common.shape_text(stage.out_shape)}"]
     note = common.params_text(_params(graph, stage.nodes))
-    return common.box_label(f"{stage.name}: {stage.depth} × {kind}", lines, note)
+    se = " + SE" if any(b.se for b in blocks) else ""
+    return common.box_label(f"{stage.name}: {stage.depth} × {kind}{se}", lines, note)
+
+
+def _drop_path(blocks: list[BlockInfo]) -> str:
+    """The stage's stochastic-depth rates, first to last block; empty without any."""
+    rates = [b.drop_path for b in blocks]
+    if not any(rates):
+        return ""
+    return f"drop path {rates[0]:.3g} → {rates[-1]:.3g}"
 
 
 def brief_box(canvas: graphviz.Digraph, graph: Graph, stage: StageInfo) -> None:
     """The stem or the head as one box naming its ops in order (not its norms or activations)."""
     nodes = [graph.node(name) for name in stage.nodes]
-    lines = [*ops.summary(nodes, _BRIEF_OPS), f"out {common.shape_text(stage.out_shape)}"]
+    shown = _FINAL_OPS if stage.kind == "final" else _BRIEF_OPS
+    lines = [*ops.summary(nodes, shown), f"out {common.shape_text(stage.out_shape)}"]
     note = common.params_text(_params(graph, stage.nodes))
     family = "conv" if stage.kind == "stem" else "head"
     canvas.node(stage.name, common.box_label(stage.name, lines, note), width="2.6",
@@ -52,4 +65,5 @@ def draw(graph: Graph, canvas: graphviz.Digraph, collapse: bool) -> None:
         (_stage_box if stage.kind == "stage" else brief_box)(canvas, graph, stage)
         canvas.edge(previous, stage.name, label=common.edge_shape(shape))
         previous, shape = stage.name, stage.out_shape
-    common.outputs(canvas, graph, lambda _: previous)
+    holder = common.stage_of(graph)
+    common.outputs(canvas, graph, lambda node: holder[node])

@@ -1,0 +1,15 @@
+"""Elaboration: a validated `Spec` into the graph IR, through registries of small builders.
+
+    context    Cursor (the running tensor), BlockCtx, Ctx (adds nodes with scope and location)
+    plan       each stage's stride and dilations, each block's drop-path rate
+    stems      STEMS: `stem.kind` -> builder
+    blocks     BLOCKS: `block.kind` -> builder
+    shortcuts  SHORTCUTS: `shortcut` -> builder
+    heads      ENDINGS: classifier, backbone -> builder of the outputs
+    stages     the stage loop
+    network    `elaborate_unchecked`: input, stem, stages, ending
+"""
+
+from resnet_spec.elaboration.network import elaborate_unchecked
+
+__all__ = ["elaborate_unchecked"]

@@ -1,0 +1,55 @@
+"""What a block may add to its branch before the addition: squeeze-and-excitation and
+stochastic depth (drop-path).
+
+Squeeze-and-excitation is built from primitives rather than one composite op: `squeeze` (global
+average, 1×1 kept), two 1x1 convs with bias (`se.fc1`, `se.fc2`, the checkpoint names of timm's
+`seresnet50`), the spec's activation, and `gate` (x × sigmoid). Its parameters, checkpoint keys,
+MACs and channel checks then come from the conv's existing rules, and the layers diagram shows
+the squeeze path. docs/writing-specs.md says more.
+"""
+
+from __future__ import annotations
+
+from resnet_spec.elaboration.context import BlockCtx, Ctx, Cursor
+from resnet_spec.errors import GraphError
+from resnet_spec.ir import DropPathNode, GateNode, SqueezeNode
+
+
+def reduced_channels(channels: int, reduction: int) -> int:
+    """The squeeze's channels: `channels / reduction` rounded to the nearest multiple of 8, at
+    least 8 (timm's `make_divisible(v, 8, round_limit=0)`, so `seresnet50` loads)."""
+    return max(8, int(channels / reduction + 4) // 8 * 8)
+
+
+def squeeze_excite(ctx: Ctx, x: Cursor) -> Cursor:
+    """The branch `x` gated per channel, if the block has `se`; else `x`."""
+    b = _block(ctx)
+    if b.spec.se is None:
+        return x
+    channels, reduction = x.shape[0], b.spec.se.reduction
+    path = ctx.block_field(b.stage_index, "se")
+    if channels < reduction:
+        raise GraphError(
+            f"squeeze-and-excitation with reduction {reduction} leaves no channels of the "
+            f"{channels} of block {b.name}", ctx.source(*path, "reduction"),
+            f"use a reduction of at most {channels}")
+    b.se = reduced_channels(channels, reduction)
+    with ctx.at(loc=ctx.source(*path)):
+        s = ctx.add(SqueezeNode, "se.pool", [x])
+        s = ctx.conv(s, "se.fc1", b.se, kernel=1, bias=True)
+        s = ctx.act(s, "se.act")
+        s = ctx.conv(s, "se.fc2", channels, kernel=1, bias=True)
+        return ctx.add(GateNode, "se.gate", [x, s])
+
+
+def drop_path(ctx: Ctx, x: Cursor) -> Cursor:
+    """The branch `x` through stochastic depth at the block's rate, if above 0; else `x`."""
+    b = _block(ctx)
+    if b.drop_path <= 0:
+        return x
+    return ctx.add(DropPathNode, "drop_path", [x], p=b.drop_path)
+
+
+def _block(ctx: Ctx) -> BlockCtx:
+    assert ctx.block is not None, "runs inside a block"
+    return ctx.block
