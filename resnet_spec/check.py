@@ -46,6 +46,7 @@ def check_graph(graph: Graph) -> list[Finding]:
         inputs = [shapes[name] for name in node.inputs]
         findings += _node_findings(graph, node, inputs)
         shapes[node.name] = node.infer(inputs) if node.op != "input" else node.shape
+        findings += _no_channels(node, shapes[node.name])
         if shapes[node.name] != node.shape:
             findings.append(_error(node, f"IR node `{node.name}` records shape {node.shape} but "
                                    f"its op gives {shapes[node.name]}", ""))
@@ -132,6 +133,16 @@ def _node_findings(graph: Graph, node: Any, inputs: list[Shape]) -> list[Finding
                 node, f"the input is too small: `{node.name}` gets {h}×{w} and would output an "
                 "empty map", "use a larger `input`, fewer stride-2 stages, or `stem.pool: none`"))
     return found
+
+
+def _no_channels(node: Any, shape: Shape) -> list[Finding]:
+    """A layer of zero channels passes every other rule and fails only inside torch; the one
+    way to write one is a bottleneck whose floor(width x base_width / 64) is 0."""
+    if len(shape) != 3 or shape[0] >= 1:
+        return []
+    return [_error(node, f"`{node.name}` would have {shape[0]} channels; every layer needs at "
+                   "least 1", "bottleneck inner channels are floor(width × base_width / 64) × "
+                   "groups: raise `width` or `base_width`")]
 
 
 def _conv_findings(node: Any, channels: int) -> list[Finding]:
