@@ -235,6 +235,14 @@ def _resolve_plain(text: str) -> Any:
     return text
 
 
+def reads_as_string(text: str) -> bool:
+    """Whether `text`, written as a plain scalar, reads back as that string under YAML 1.2."""
+    try:
+        return _resolve_plain(text) == text
+    except ValueError:  # a number beyond Python's int-from-str limit: not a string either
+        return False
+
+
 def _read_text(path: Path, display: str) -> str:
     try:
         data = files.read_regular(path, limits.MAX_FILE_BYTES)
@@ -257,9 +265,23 @@ def _read_text(path: Path, display: str) -> str:
 
 def parse_text(text: str, display: str) -> tuple[Any, SourceMap]:
     """Parse one YAML document, returning its value and the positions of its parts."""
-    loader = _PositionalLoader(text)
+    node = _compose(text, display)
+    if node is None:
+        raise YamlError(
+            "the spec is empty; a spec is a mapping with at least `name` and `stages`",
+            Loc(display),
+        )
+    constructor = _Constructor(display)
+    value = constructor.build(node, ())
+    return value, constructor.source
+
+
+def _compose(text: str, display: str) -> yaml.Node | None:
+    """The document's node tree, PyYAML's errors turned into located one-line YamlErrors."""
+    loader = None
     try:
-        node = loader.get_single_node()
+        loader = _PositionalLoader(text)  # the reader checks every character here
+        return loader.get_single_node()
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         where = Loc(display, mark.line + 1, mark.column + 1) if mark else Loc(display)
@@ -269,8 +291,15 @@ def parse_text(text: str, display: str) -> tuple[Any, SourceMap]:
             problem = f"{err.context} {problem}"
         hint = "indent with spaces; YAML does not allow tabs" if "'\\t'" in problem else ""
         raise YamlError(f"invalid YAML: {problem}", where, hint) from None
+    except yaml.reader.ReaderError as err:
+        where = _position(text, display, err.position)
+        raise YamlError(f"the character U+{err.character:04X} is not allowed in a YAML file",
+                        where, "remove it"
+                        ) from None
     except yaml.YAMLError as err:
-        raise YamlError(f"invalid YAML: {err}", Loc(display)) from None
+        first = str(err).strip().splitlines()
+        raise YamlError(f"invalid YAML: {first[0] if first else type(err).__name__}",
+                        Loc(display)) from None
     except _OverBudget as err:
         raise YamlError(err.message, Loc(display, err.mark.line + 1, err.mark.column + 1)
                         ) from None
@@ -279,15 +308,14 @@ def parse_text(text: str, display: str) -> tuple[Any, SourceMap]:
             f"nested deeper than {limits.MAX_YAML_DEPTH} levels", Loc(display)
         ) from None
     finally:
-        loader.dispose()
-    if node is None:
-        raise YamlError(
-            "the spec is empty; a spec is a mapping with at least `name` and `stages`",
-            Loc(display),
-        )
-    constructor = _Constructor(display)
-    value = constructor.build(node, ())
-    return value, constructor.source
+        if loader is not None:
+            loader.dispose()
+
+
+def _position(text: str, display: str, index: int) -> Loc:
+    """The line and column of character `index` of `text`."""
+    line = text.count("\n", 0, index) + 1
+    return Loc(display, line, index - (text.rfind("\n", 0, index) + 1) + 1)
 
 
 def parse_file(path: Path, display: str | None = None) -> tuple[Any, SourceMap]:
