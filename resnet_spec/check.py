@@ -46,7 +46,7 @@ def check_graph(graph: Graph) -> list[Finding]:
         inputs = [shapes[name] for name in node.inputs]
         findings += _node_findings(graph, node, inputs)
         shapes[node.name] = node.infer(inputs) if node.op != "input" else node.shape
-        findings += _no_channels(node, shapes[node.name])
+        findings += _degenerate_sizes(node, shapes[node.name])
         if shapes[node.name] != node.shape:
             findings.append(_error(node, f"IR node `{node.name}` records shape {node.shape} but "
                                    f"its op gives {shapes[node.name]}", ""))
@@ -135,14 +135,22 @@ def _node_findings(graph: Graph, node: Any, inputs: list[Shape]) -> list[Finding
     return found
 
 
-def _no_channels(node: Any, shape: Shape) -> list[Finding]:
-    """A layer of zero channels passes every other rule and fails only inside torch; the one
-    way to write one is a bottleneck whose floor(width x base_width / 64) is 0."""
-    if len(shape) != 3 or shape[0] >= 1:
+def _degenerate_sizes(node: Any, shape: Shape) -> list[Finding]:
+    """Sizes that pass every other rule and fail only inside torch: a layer of zero channels
+    (a bottleneck whose floor(width x base_width / 64) is 0), and a group norm whose groups
+    hold one value each (torch refuses to normalize a single value)."""
+    if len(shape) != 3:
         return []
-    return [_error(node, f"`{node.name}` would have {shape[0]} channels; every layer needs at "
-                   "least 1", "bottleneck inner channels are floor(width × base_width / 64) × "
-                   "groups: raise `width` or `base_width`")]
+    channels, h, w = shape
+    if channels < 1:
+        return [_error(node, f"`{node.name}` would have {channels} channels; every layer needs "
+                       "at least 1", "bottleneck inner channels are floor(width × base_width / "
+                       "64) × groups: raise `width` or `base_width`")]
+    if node.op == "norm" and node.kind is NormKind.group and channels // node.groups * h * w < 2:
+        return [_error(node, f"group norm `{node.name}` would normalize groups of one value "
+                       f"({channels} channels in {node.groups} groups on a {h}×{w} map)",
+                       "fewer `norm.groups`, a larger `input`, or `norm: batch`")]
+    return []
 
 
 def _conv_findings(node: Any, channels: int) -> list[Finding]:
