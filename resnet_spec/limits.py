@@ -33,3 +33,15 @@ MAX_ERRORS_SHOWN = 20
 
 MAX_ECHO_CHARS = 60
 """Characters of a value (or key, or file name) echoed in a message; longer ones are cut."""
+
+MAX_LAYOUT_NODES = 5_000
+MAX_LAYOUT_EDGES = 10_000
+"""Nodes and edges of a diagram handed to `dot` for SVG or PNG (DOT output is not bounded).
+Layout grows faster than the graph: measured with graphviz-pure (docs/diagrams.md), 3,618 nodes
+took 9 s and 290 MB, 7,218 took 37 s and 900 MB, and a 10,000-block net uncollapsed at
+`--level layers` ran to 23.5 GB before the kernel killed it."""
+
+MAX_RENDER_BYTES = 2 << 30
+"""Address space of the renderer process: past it, its allocations fail and the render is one
+clean error, whatever the diagram (about four times what the largest diagram within the node and
+edge bounds needs)."""
