@@ -129,6 +129,7 @@ def _cap_memory() -> None:
 
 def _out_of_memory(detail: list[str]) -> bool:
     """Whether `dot` died of the cap: Rust aborts on a failed allocation ("memory allocation of
-    N bytes failed"), C Graphviz says "out of memory"."""
+    N bytes failed"), C Graphviz says "out of memory", the loader "Cannot allocate memory"."""
     text = " ".join(detail).lower()
-    return "memory allocation" in text or "out of memory" in text or "bad_alloc" in text
+    return any(sign in text for sign in ("memory allocation", "out of memory", "bad_alloc",
+                                         "cannot allocate memory"))
