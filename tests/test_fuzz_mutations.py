@@ -151,7 +151,7 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 _RAW_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
-@budget(400, deadline_ms=5000)
+@budget(1000, deadline_ms=5000)
 @given(text=broken_specs())
 def test_broken_specs_give_located_errors_or_valid_graphs(folder: Path, text: bytes) -> None:
     path = folder / "fuzz.yaml"

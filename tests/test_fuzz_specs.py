@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import torch
 import yaml
-from hypothesis import given
+from hypothesis import event, given
 from spec_strategies import UNSUPPORTED, budget, valid_specs
 from torch.utils.flop_counter import FlopCounterMode
 
@@ -40,10 +40,12 @@ def _outputs(result: Any) -> list[torch.Tensor]:
     return [result[k] for k in sorted(result)] if isinstance(result, dict) else [result]
 
 
-@budget(200, deadline_ms=10_000)
+@budget(300, deadline_ms=10_000)
 @given(valid_specs())
 def test_valid_specs_compile_to_what_the_ir_says(data: dict[str, Any]) -> None:
     graph = resnet_spec.elaborate(_from_yaml(data))
+    for what in _coverage(graph):  # for --hypothesis-show-statistics
+        event(what)
     cost = analyze(graph)
     module = resnet_spec.build(graph, for_inference=True)
     assert sum(p.numel() for p in module.parameters()) == cost.params
@@ -54,6 +56,15 @@ def test_valid_specs_compile_to_what_the_ir_says(data: dict[str, Any]) -> None:
     assert [tuple(t.shape[1:]) for t in _outputs(result)] == expected
     assert all(bool(torch.isfinite(t).all()) for t in _outputs(result))
     assert counter.get_total_flops() == 2 * cost.macs
+
+
+def _coverage(graph: resnet_spec.Graph) -> set[str]:
+    """What kinds of thing this example exercised."""
+    out = {f"block {b.kind.value}" for b in graph.blocks}
+    out |= {f"shortcut {b.shortcut}" for b in graph.blocks}
+    out |= {f"{n.op} {n.kind.value}" for n in graph.nodes() if n.op == "norm"}
+    out.add("classifier" if "logits" in graph.outputs else "backbone")
+    return out
 
 
 BASE: dict[str, Any] = {"name": "t", "input": {"channels": 3, "height": 16, "width": 16},
