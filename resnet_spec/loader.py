@@ -43,12 +43,12 @@ def display_name(path: Path) -> str:
 def resolve_spec_path(spec: str | os.PathLike[str]) -> Path:
     """A path to an existing regular file, or the file of the built-in spec with that name."""
     path = Path(spec)
-    if _is_file(path, Loc(str(spec), line=0)):
+    builtin = builtins.path_of(spec) if isinstance(spec, str) and builtins.is_name(spec) else None
+    # a folder `resnet50/` (an earlier build's --out) does not hide the built-in resnet50
+    if _is_file(path, Loc(str(spec), line=0), fallback=builtin):
         return path
-    if isinstance(spec, str) and builtins.is_name(spec):
-        found = builtins.path_of(spec)
-        if found is not None:
-            return found
+    if builtin is not None:
+        return builtin
     hint = builtins.suggest(Path(spec).stem[: limits.MAX_ECHO_CHARS])
     raise SpecError(
         f"no spec file or built-in spec named `{shown(spec)}`"
@@ -57,14 +57,18 @@ def resolve_spec_path(spec: str | os.PathLike[str]) -> Path:
     )
 
 
-def _is_file(path: Path, where: Loc, error: type[SpecError] = SpecError) -> bool:
-    """Whether a regular file is at `path`: False if nothing is, an error (at `where`) if
-    something is that cannot be read as a spec (a FIFO, a folder, a loop of links...)."""
+def _is_file(path: Path, where: Loc, error: type[SpecError] = SpecError,
+             fallback: Path | None = None) -> bool:
+    """Whether a regular file is at `path`: False if nothing is (or, with a `fallback` to use
+    instead, if anything else is); else an error at `where` naming what is there (a FIFO, a
+    folder, a loop of links...), which cannot be read as a spec."""
     try:
         files.check_regular(path)
     except files.Missing:
         return False
     except files.FileProblem as err:
+        if fallback is not None:
+            return False
         raise error(f"cannot read `{shown(display_name(path))}`: {err}", where) from None
     return True
 
@@ -129,17 +133,16 @@ def _load_chain(path: Path, display: str, chain: list[Path]) -> tuple[dict[str, 
 
 
 def _resolve_extends(ref: str, child: Path, here: Loc) -> Path:
-    control = control_character(ref)
+    control = _control_character(ref)
     if control:
         raise ExtendsError(f"the control character {control} is not allowed in `extends`; it "
                            "names a file or a built-in spec", here)
     candidate = child.parent / ref
-    if _is_file(candidate, here, ExtendsError):
+    builtin = builtins.path_of(ref) if builtins.is_name(ref) else None
+    if _is_file(candidate, here, ExtendsError, fallback=builtin):
         return candidate.resolve()
-    if builtins.is_name(ref):
-        found = builtins.path_of(ref)
-        if found is not None:
-            return found.resolve()
+    if builtin is not None:
+        return builtin.resolve()
     hint = builtins.suggest(ref[: limits.MAX_ECHO_CHARS])
     raise ExtendsError(
         f"`extends: {shown(ref)}` is neither a file next to this one nor a built-in spec"
@@ -215,9 +218,9 @@ _EXPECTED = {
 def _message(item: dict[str, Any]) -> str:
     kind, value = item["type"], item.get("input")
     if kind in _EXPECTED:
-        return f"expected {_EXPECTED[kind]}, got {describe(value)}"
+        return f"expected {_EXPECTED[kind]}, got {_describe(value)}"
     if kind == "string_pattern_mismatch" and (item.get("ctx") or {}).get("pattern") == NO_CONTROLS:
-        return (f"the control character {control_character(value)} is not allowed; text may "
+        return (f"the control character {_control_character(value)} is not allowed; text may "
                 "hold tabs and line breaks but no other control characters")
     message = item["msg"].removeprefix("Value error, ")
     # Our own validators' messages already name the value; pydantic's do not.
@@ -226,13 +229,13 @@ def _message(item: dict[str, Any]) -> str:
     return message
 
 
-def control_character(text: str) -> str:
+def _control_character(text: str) -> str:
     """The first character of `text` that text fields refuse, as `U+001B`; "" if none."""
     bad = re.search(CONTROLS, text)
     return f"U+{ord(bad.group()):04X}" if bad else ""
 
 
-def describe(value: Any) -> str:
+def _describe(value: Any) -> str:
     """What a YAML value is, for `got ...`: `boolean `true``, `string "3"`, `number `2.0``."""
     if value is None:
         return "null (no value)"
@@ -250,12 +253,12 @@ def _type_hint(kind: str, value: Any) -> str:
     if kind == "bool_type" and isinstance(value, str) and value.lower() in _YAML11_BOOLS:
         return "write `true` or `false`; YAML 1.2 reads `yes`, `no`, `on`, `off` as strings"
     if kind == "int_type" and isinstance(value, float) and value.is_integer():
-        return f"write `{int(value)}`, without the decimal point"
+        return f"write `{shown(int(value))}`, without the decimal point"
     if kind in ("int_type", "float_type") and isinstance(value, str):
         number = value.strip().replace("_", "")
         if re.fullmatch(r"[-+]?\d+" if kind == "int_type" else r"[-+]?[\d.]+(e[-+]?\d+)?",
                         number, re.IGNORECASE):
-            return f"write `{number}` without quotes"
+            return f"write `{shown(number)}` without quotes"
     return ""
 
 

@@ -133,3 +133,12 @@ def test_the_largest_spec_the_schema_allows_is_far_inside_the_value_budget() -> 
     _, source = parse_text(text, "max.yaml")
     values = len(source.values) + len(source.keys)
     assert 1500 < values < 3000 < limits.MAX_YAML_NODES
+
+
+def test_a_folder_named_like_a_builtin_does_not_hide_it(tmp_path: Path, run_cli,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "resnet18").mkdir()  # `build resnet18 --out resnet18` leaves one
+    (tmp_path / "child.yaml").write_text("extends: resnet18\nname: c\n")
+    monkeypatch.chdir(tmp_path)
+    result = run_cli("validate", "resnet18", "child.yaml")
+    assert result.code == 0, result.err
