@@ -81,7 +81,8 @@ def render(dot_source: str, fmt: str) -> bytes:
         command.append(f"-Gdpi={PNG_DPI}")
     try:
         done = subprocess.run(command, input=dot_source.encode("utf-8"), capture_output=True,
-                              timeout=TIMEOUT_S, check=False, preexec_fn=_cap_memory)
+                              timeout=TIMEOUT_S, check=False,
+                              preexec_fn=_cap_memory if os.name == "posix" else None)
     except (OSError, subprocess.SubprocessError) as err:
         raise RenderError(f"{command[0]} could not run: {err}") from err
     # stderr is not judged on success: graphviz-pure warns about every non-ASCII glyph it sizes
