@@ -7,8 +7,8 @@ checks they are still refused, so an entry that starts working fails there and m
 
 Everything is kept tiny (widths up to 16, inputs up to 24 pixels, at most 4 stages of at most 3
 blocks) so that one example compiles and runs in milliseconds. The budget of examples is fixed
-in CI; `RESNET_SPEC_FUZZ_EXAMPLES=N` multiplies every test's budget to N examples for a longer
-run (and draws new examples rather than CI's fixed ones); see docs/guarantees.md.
+in CI; `RESNET_SPEC_FUZZ_EXAMPLES=N` runs N examples per test instead, for a longer run, and
+draws new examples rather than CI's fixed ones (see docs/guarantees.md).
 """
 
 from __future__ import annotations
