@@ -4,6 +4,7 @@ characters in text, and the tool and docs/spec.schema.json agree value by value.
 from __future__ import annotations
 
 import json
+from enum import Enum
 from typing import Any
 
 import pytest
@@ -197,3 +198,28 @@ def test_echoed_values_are_cut_and_escaped() -> None:
     assert max(len(line) for line in text.splitlines()) < 400
     assert "k" * 59 + "…" in text
     assert "\x1b" not in text and "x\\x1b" in text
+
+
+def _enum_fields() -> list[tuple[type[BaseModel], str, type[Enum]]]:
+    out = []
+    for _, model, _ in reference.SECTIONS:
+        for name, field in model.model_fields.items():
+            args = [a for a in getattr(field.annotation, "__args__", ()) if a is not type(None)]
+            kind = args[0] if len(args) == 1 else field.annotation
+            if isinstance(kind, type) and issubclass(kind, Enum):
+                out.append((model, name, kind))
+    return out
+
+
+@pytest.mark.parametrize(("model", "name", "kind"), _enum_fields(),
+                         ids=lambda x: getattr(x, "__name__", str(x)))
+def test_every_enum_field_takes_its_words(model: type[BaseModel], name: str,
+                                          kind: type[Enum]) -> None:
+    """Strict models would want enum members where YAML gives strings: each enum field opts out
+    (`strict=False`); a field added without it fails here."""
+    for member in kind:
+        data = {**_REQUIRED.get(model.__name__, {}), name: member.value}
+        try:
+            model.model_validate(data)
+        except ValidationError as err:  # a rule between fields may object, never the type
+            assert not [e for e in err.errors() if e["loc"][:1] == (name,)], err
