@@ -3,8 +3,10 @@
 Target of issue 2: validating resnet152 as a fresh process takes under half the time of a bare
 `import torch`, both as processes, median of several interleaved runs (one untimed warm-up each,
 so that neither pays for a cold disk cache). Also timed, for the record: the whole bad-spec
-corpus through the CLI in one process, and each corpus case in-process (load to error), which
-must stay far below a second, since `validate` is meant to fail fast even on hostile input.
+corpus through the CLI in one process, each corpus case in-process (load to error), and
+generated hostile files just under the 1 MiB size limit (a flow list, a block mapping of keys,
+comments), all of which must stay far below a second, since `validate` is meant to fail fast
+even on hostile input.
 
     python benchmarks/bench_validate.py [--runs 7]
 
@@ -47,6 +49,33 @@ def corpus_in_process() -> dict[str, float]:
     return seconds
 
 
+def hostile_files() -> dict[str, str]:
+    """Files of about 1 MiB that maximize parse work per byte, each a valid start."""
+    head = "name: t\nstages:\n  - {depth: 1, width: 8}\n"
+    room = (1 << 20) - len(head) - 16
+    return {
+        "flow list [1,1,...]": head + "x: [" + ",".join(["1"] * (room // 2)) + "]\n",
+        "block mapping k0: 1 ...": head + "x:\n" + "".join(
+            f"  k{i}: 1\n" for i in range(room // 12)),
+        "comments": head + "#\n" * (room // 2),
+    }
+
+
+def hostile_in_process() -> dict[str, float]:
+    """Seconds from text to error (or result) for each hostile file, in this process."""
+    from resnet_spec.errors import SpecError
+    from resnet_spec.loader import validate
+    from resnet_spec.yaml_source import parse_text
+
+    seconds = {}
+    for name, text in hostile_files().items():
+        start = time.perf_counter()
+        with contextlib.suppress(SpecError):
+            validate(*parse_text(text, "hostile.yaml"))
+        seconds[name] = time.perf_counter() - start
+    return seconds
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=7, help="timed runs of each command")
@@ -71,6 +100,9 @@ def main() -> int:
     slowest = max(per_case, key=per_case.__getitem__)
     print(f"bad corpus in-process: median {statistics.median(per_case.values()) * 1e3:.1f} ms "
           f"per case, slowest {slowest} {per_case[slowest] * 1e3:.1f} ms")
+
+    for name, seconds in hostile_in_process().items():
+        print(f"hostile 1 MiB file, {name:<24} {seconds * 1e3:7.1f} ms to its error")
 
     verdict = "meets" if ratio < TARGET else "MISSES"
     print(f"validate/import-torch ratio {ratio:.2f}: {verdict} the target of < {TARGET}")

@@ -2,7 +2,10 @@
 
 A `.pt`/`.pth` file is read with `torch.load(weights_only=True)`, never plain pickle. The format
 is told by the file's first bytes, not its name: a safetensors file starts with its 8-byte header
-length then `{`, anything else goes to `torch.load`. Every problem is a `WeightsError` (a
+length then `{`, anything else goes to `torch.load`. Only a regular file is opened (a FIFO or a
+device would block or never end). A file that fits must also hold real numbers: floating-point
+parameters and statistics (an integer, bool or complex export is one line, not one per tensor),
+no NaN or infinity, no negative running variance. Every problem is a `WeightsError` (a
 `SpecError`, so the CLI prints it and exits 1), located at the file.
 """
 
@@ -16,7 +19,8 @@ from typing import Any
 
 import torch
 
-from resnet_spec.errors import Loc, SpecError
+from resnet_spec import files
+from resnet_spec.errors import Loc, SpecError, shown
 from resnet_spec.ir import Shape
 
 SHOWN = 5
@@ -33,10 +37,12 @@ def load_state_file(path: str | os.PathLike[str], *, device: Any = None
     where = Loc(os.fspath(path), line=0)
     device = torch.device(device if device is not None else "cpu")
     try:
-        with open(path, "rb") as f:
+        with os.fdopen(files.open_regular(path), "rb") as f:
             head = f.read(9)
         state = _read_safetensors(path, device) if _is_safetensors(head) else _read_torch(
             path, device)
+    except files.FileProblem as e:
+        raise WeightsError(f"cannot read the weights file: {e}", where) from None
     except OSError as e:
         raise WeightsError(f"cannot read the weights file: {e.strerror or e}", where) from e
     except (RuntimeError, ValueError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile,
@@ -99,11 +105,43 @@ def check_fit(state: Mapping[str, torch.Tensor], expected: Mapping[str, Shape], 
         raise WeightsError(f"the weights do not fit {model}: " + "; ".join(parts),
                            Loc(source, line=0),
                            "is the file for the same architecture and number of classes?")
+    check_numbers(state, source=source)
+
+
+def check_numbers(state: Mapping[str, torch.Tensor], *, source: str) -> None:
+    """Raise a WeightsError if the tensors are not real floating-point numbers fit to run:
+    integer, bool or complex dtypes, NaN or infinity, a negative running variance."""
+    where = Loc(source, line=0)
+    wrong = [k for k, v in state.items() if not _dtype_fits(k, v)]
+    if wrong:
+        dtypes = ", ".join(sorted({str(state[k].dtype).removeprefix("torch.") for k in wrong}))
+        raise WeightsError(f"{_listing(f'tensors of dtype {dtypes}', wrong)}; parameters and "
+                           "statistics must be floating point", where,
+                           "an integer, quantized or complex export? save the float state_dict")
+    broken = [k for k, v in state.items() if v.is_floating_point() and not _all_finite(v)]
+    if broken:
+        raise WeightsError(_listing("tensors hold NaN or infinity", broken), where,
+                           "a corrupted file, or a training run that diverged")
+    negative = [k for k, v in state.items()
+                if k.endswith("running_var") and v.is_floating_point() and bool((v < 0).any())]
+    if negative:
+        raise WeightsError(_listing("running variances below 0", negative), where,
+                           "a variance is never negative: the file is corrupted")
+
+
+def _dtype_fits(key: str, tensor: torch.Tensor) -> bool:
+    if key.endswith("num_batches_tracked"):  # a counter: any real number type
+        return not (tensor.is_complex() or tensor.dtype is torch.bool)
+    return tensor.is_floating_point()
+
+
+def _all_finite(tensor: torch.Tensor) -> bool:
+    return bool(torch.isfinite(tensor).all())
 
 
 def _listing(what: str, keys: list[str]) -> str:
     more = f", ... ({len(keys) - SHOWN} more)" if len(keys) > SHOWN else ""
-    return f"{len(keys)} {what}: " + ", ".join(keys[:SHOWN]) + more
+    return f"{len(keys)} {what}: " + ", ".join(shown(k) for k in keys[:SHOWN]) + more
 
 
 def cast_state(state: dict[str, torch.Tensor], dtype: torch.dtype, device: torch.device

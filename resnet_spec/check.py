@@ -48,6 +48,7 @@ def check_graph(graph: Graph) -> list[Finding]:
         inputs = [shapes[name] for name in node.inputs]
         findings += _node_findings(graph, node, inputs)
         shapes[node.name] = node.infer(inputs)
+        findings += _degenerate_sizes(node, shapes[node.name])
         if shapes[node.name] != node.shape:
             findings.append(_error(node, f"IR node `{node.name}` records shape {node.shape} but "
                                    f"its op gives {shapes[node.name]}", ""))
@@ -127,6 +128,18 @@ def _empty_map(node: Any, inputs: list[Shape]) -> list[Finding]:
         "map", "use a larger `input`, fewer stride-2 stages, or `stem.pool: none`")]
 
 
+def _degenerate_sizes(node: Any, shape: Shape) -> list[Finding]:
+    """A layer of zero channels passes every op's own rule and fails only inside torch
+    (e.g. a bottleneck whose floor(width × base_width / 64) is 0)."""
+    if len(shape) != 3 or shape[0] >= 1:
+        return []
+    hint = ("a deep stem's first two widths are width/2 by default: set `stem.widths`"
+            if node.scope.stage == "stem" else "bottleneck inner channels are floor(width × "
+            "base_width / 64) × groups: raise `width` or `base_width`")
+    return [_error(node, f"`{node.name}` would have {shape[0]} channels; every layer needs at "
+                   "least 1", hint)]
+
+
 Rule = Callable[[Graph, Any, list[Shape]], list[Finding]]
 
 
@@ -158,6 +171,12 @@ def _norm(graph: Graph, node: Any, inputs: list[Shape]) -> list[Finding]:
         return [_error(node, f"group norm with {node.groups} groups cannot split {channels} "
                        f"channels (`{node.name}`)",
                        f"set `norm.groups` to a divisor of every width, e.g. {fitting[-1]}")]
+    _, h, w = inputs[0]
+    if node.kind is NormKind.group and channels // node.groups * h * w < 2:
+        # torch refuses to normalize a single value
+        return [_error(node, f"group norm `{node.name}` would normalize groups of one value "
+                       f"({channels} channels in {node.groups} groups on a {h}×{w} map)",
+                       "fewer `norm.groups`, a larger `input`, or `norm: batch`")]
     return []
 
 

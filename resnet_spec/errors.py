@@ -7,7 +7,30 @@ The CLI prints it as ``file:line:col: path: message`` and exits 1.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+
+from resnet_spec import limits
+
+# Characters that must not reach a terminal raw from a one-line message: C0 controls but tab,
+# DEL, C1 controls, line and paragraph separators, and the bidirectional overrides.
+_UNPRINTABLE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e"
+                          "\u2066-\u2069]")
+
+
+def escaped(text: str) -> str:
+    """`text` with the characters that could rewrite a terminal line shown as escapes."""
+    return _UNPRINTABLE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
+def shown(value: object, limit: int = limits.MAX_ECHO_CHARS) -> str:
+    """A value as echoed in a message: escaped, and cut to `limit` characters with an ellipsis
+    (a 100 KB key or a 4,000-digit number is named, not printed)."""
+    try:
+        text = escaped(value if isinstance(value, str) else str(value))
+    except ValueError:  # an int beyond Python's int-to-str digit limit
+        text = f"a {value.bit_length()}-bit integer" if isinstance(value, int) else "?"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 @dataclass(frozen=True)
@@ -23,9 +46,10 @@ class Loc:
     path: str = ""
 
     def __str__(self) -> str:
+        name = escaped(self.file)
         if self.line <= 0:
-            return self.file
-        return f"{self.file}:{self.line}:{self.column}"
+            return name
+        return f"{name}:{self.line}:{self.column}"
 
     def with_path(self, path: str) -> Loc:
         return Loc(self.file, self.line, self.column, path)
@@ -72,11 +96,16 @@ class LimitError(SpecError):
 
 
 class SpecErrors(SpecError):
-    """Several errors found in one pass; printed one per line."""
+    """Several errors found in one pass; printed one per line, the first
+    `limits.MAX_ERRORS_SHOWN` of them, then how many more there are."""
 
     def __init__(self, errors: list[SpecError]) -> None:
         super().__init__(errors[0].message, errors[0].loc, errors[0].hint)
         self.errors = errors
 
     def __str__(self) -> str:
-        return "\n".join(str(e) for e in self.errors)
+        lines = [str(e) for e in self.errors[: limits.MAX_ERRORS_SHOWN]]
+        rest = len(self.errors) - len(lines)
+        if rest:
+            lines.append(f"... and {rest} more error{'s' if rest > 1 else ''}")
+        return "\n".join(lines)

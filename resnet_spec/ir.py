@@ -83,14 +83,13 @@ class _OpNode(BaseModel):
 
 def _spatial(size: int, kernel: int, stride: int, padding: int, dilation: int, ceil: bool) -> int:
     span = size + 2 * padding - dilation * (kernel - 1) - 1
-    if span < 0:
-        return 0
-    steps = -(-span // stride) if ceil else span // stride
-    out = steps + 1
+    # floor division, as PyTorch's: in ceil mode a window hanging over the edge still counts,
+    # so a 2x2/2 ceil-mode pool of a 1x1 map gives 1x1, not nothing
+    out = (span + (stride - 1 if ceil else 0)) // stride + 1
     # PyTorch drops a last window that would start inside the right padding.
     if ceil and (out - 1) * stride >= size + padding:
         out -= 1
-    return out
+    return max(out, 0)
 
 
 class InputNode(_OpNode):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 import types
 import typing
 from pathlib import Path
@@ -15,9 +16,17 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from resnet_spec import builtins, limits
-from resnet_spec.errors import ExtendsError, Loc, SchemaError, SpecError, SpecErrors, YamlError
-from resnet_spec.schema import Spec
+from resnet_spec import builtins, files, limits
+from resnet_spec.errors import (
+    ExtendsError,
+    Loc,
+    SchemaError,
+    SpecError,
+    SpecErrors,
+    YamlError,
+    shown,
+)
+from resnet_spec.schema import CONTROLS, NO_CONTROLS, Spec
 from resnet_spec.yaml_source import PathKey, SourceMap, format_path, parse_file
 
 _KIND_NAMES = {list: "list", str: "string", int: "number", float: "number", bool: "boolean"}
@@ -32,20 +41,36 @@ def display_name(path: Path) -> str:
 
 
 def resolve_spec_path(spec: str | os.PathLike[str]) -> Path:
-    """A path to an existing file, or the file of the built-in spec with that name."""
+    """A path to an existing regular file, or the file of the built-in spec with that name."""
     path = Path(spec)
-    if path.is_file():
+    builtin = builtins.path_of(spec) if isinstance(spec, str) and builtins.is_name(spec) else None
+    # a folder `resnet50/` (an earlier build's --out) does not hide the built-in resnet50
+    if _is_file(path, Loc(str(spec), line=0), fallback=builtin):
         return path
-    if isinstance(spec, str) and builtins.is_name(spec):
-        found = builtins.path_of(spec)
-        if found is not None:
-            return found
-    hint = builtins.suggest(Path(spec).stem)
+    if builtin is not None:
+        return builtin
+    hint = builtins.suggest(Path(spec).stem[: limits.MAX_ECHO_CHARS])
     raise SpecError(
-        f"no spec file or built-in spec named `{spec}`"
+        f"no spec file or built-in spec named `{shown(spec)}`"
         + (f"; did you mean `{hint}`?" if hint else "; `resnet-spec list` shows the built-ins"),
         Loc(str(spec), line=0),
     )
+
+
+def _is_file(path: Path, where: Loc, error: type[SpecError] = SpecError,
+             fallback: Path | None = None) -> bool:
+    """Whether a regular file is at `path`: False if nothing is (or, with a `fallback` to use
+    instead, if anything else is); else an error at `where` naming what is there (a FIFO, a
+    folder, a loop of links...), which cannot be read as a spec."""
+    try:
+        files.check_regular(path)
+    except files.Missing:
+        return False
+    except files.FileProblem as err:
+        if fallback is not None:
+            return False
+        raise error(f"cannot read `{shown(display_name(path))}`: {err}", where) from None
+    return True
 
 
 def load(spec: str | os.PathLike[str]) -> Spec:
@@ -108,16 +133,19 @@ def _load_chain(path: Path, display: str, chain: list[Path]) -> tuple[dict[str, 
 
 
 def _resolve_extends(ref: str, child: Path, here: Loc) -> Path:
-    candidate = (child.parent / ref).resolve()
-    if candidate.is_file():
-        return candidate
-    if builtins.is_name(ref):
-        found = builtins.path_of(ref)
-        if found is not None:
-            return found.resolve()
-    hint = builtins.suggest(ref)
+    control = _control_character(ref)
+    if control:
+        raise ExtendsError(f"the control character {control} is not allowed in `extends`; it "
+                           "names a file or a built-in spec", here)
+    candidate = child.parent / ref
+    builtin = builtins.path_of(ref) if builtins.is_name(ref) else None
+    if _is_file(candidate, here, ExtendsError, fallback=builtin):
+        return candidate.resolve()
+    if builtin is not None:
+        return builtin.resolve()
+    hint = builtins.suggest(ref[: limits.MAX_ECHO_CHARS])
     raise ExtendsError(
-        f"`extends: {ref}` is neither a file next to this one nor a built-in spec"
+        f"`extends: {shown(ref)}` is neither a file next to this one nor a built-in spec"
         + (f"; did you mean `{hint}`?" if hint else ""),
         here,
     )
@@ -167,21 +195,82 @@ def _one_error(item: dict[str, Any], path: PathKey, source: SourceMap) -> SpecEr
         valid = _field_names(path[:-1])
         close = difflib.get_close_matches(key, valid, n=1, cutoff=0.5)
         hint = f"did you mean `{close[0]}`?" if close else "valid keys: " + ", ".join(valid)
-        return SchemaError(f"unknown key `{key}`", source.key(path), hint)
+        return SchemaError(f"unknown key `{shown(key)}`", source.key(path), hint)
     if kind == "missing":
         loc = source.value(path[:-1]).with_path(format_path(path))
         return SchemaError(f"missing required field `{path[-1]}`", loc)
+    hint = _enum_hint(item, path) or _type_hint(item["type"], item.get("input"))
+    return SchemaError(_message(item), source.value(path), hint)
+
+
+# pydantic's type errors, as what the field takes: `expected a whole number, got boolean `true``
+_EXPECTED = {
+    "int_type": "a whole number",
+    "float_type": "a number",
+    "bool_type": "true or false",
+    "string_type": "a string",
+    "list_type": "a list",
+    "model_type": "a mapping of fields",
+    "dict_type": "a mapping of fields",
+}
+
+
+def _message(item: dict[str, Any]) -> str:
+    kind, value = item["type"], item.get("input")
+    if kind in _EXPECTED:
+        return f"expected {_EXPECTED[kind]}, got {_describe(value)}"
+    if kind == "string_pattern_mismatch" and (item.get("ctx") or {}).get("pattern") == NO_CONTROLS:
+        return (f"the control character {_control_character(value)} is not allowed; text may "
+                "hold tabs and line breaks but no other control characters")
     message = item["msg"].removeprefix("Value error, ")
     # Our own validators' messages already name the value; pydantic's do not.
-    own = kind in ("cross_field", "value_error")
-    if not own and "input" in item and not isinstance(item["input"], dict | list):
-        message = f"{message}, got `{item['input']}`"
-    hint = ""
-    if kind == "enum" and isinstance(item.get("input"), str):
-        expected = [v.value for v in _enum_at(path) or []]
-        close = difflib.get_close_matches(item["input"], expected, n=1, cutoff=0.5)
-        hint = f"did you mean `{close[0]}`?" if close else ""
-    return SchemaError(message, source.value(path), hint)
+    if kind not in ("cross_field", "value_error") and not isinstance(value, dict | list):
+        message = f"{message}, got `{shown(value)}`"
+    return message
+
+
+def _control_character(text: str) -> str:
+    """The first character of `text` that text fields refuse, as `U+001B`; "" if none."""
+    bad = re.search(CONTROLS, text)
+    return f"U+{ord(bad.group()):04X}" if bad else ""
+
+
+def _describe(value: Any) -> str:
+    """What a YAML value is, for `got ...`: `boolean `true``, `string "3"`, `number `2.0``."""
+    if value is None:
+        return "null (no value)"
+    if isinstance(value, bool):
+        return f"boolean `{'true' if value else 'false'}`"
+    if isinstance(value, int | float):
+        return f"number `{shown(value)}`"
+    if isinstance(value, str):
+        return f'string "{shown(value)}"'
+    return "a mapping" if isinstance(value, dict) else f"a {_KIND_NAMES.get(type(value), 'value')}"
+
+
+def _type_hint(kind: str, value: Any) -> str:
+    """How to write what was probably meant: `"3"` -> 3, `2.0` -> 2, `yes` -> true."""
+    if kind == "bool_type" and isinstance(value, str) and value.lower() in _YAML11_BOOLS:
+        return "write `true` or `false`; YAML 1.2 reads `yes`, `no`, `on`, `off` as strings"
+    if kind == "int_type" and isinstance(value, float) and value.is_integer():
+        return f"write `{shown(int(value))}`, without the decimal point"
+    if kind in ("int_type", "float_type") and isinstance(value, str):
+        number = value.strip().replace("_", "")
+        if re.fullmatch(r"[-+]?\d+" if kind == "int_type" else r"[-+]?[\d.]+(e[-+]?\d+)?",
+                        number, re.IGNORECASE):
+            return f"write `{shown(number)}` without quotes"
+    return ""
+
+
+_YAML11_BOOLS = {"yes", "no", "on", "off", "y", "n"}
+
+
+def _enum_hint(item: dict[str, Any], path: PathKey) -> str:
+    if item["type"] != "enum" or not isinstance(item.get("input"), str):
+        return ""
+    expected = [v.value for v in _enum_at(path) or []]
+    close = difflib.get_close_matches(item["input"], expected, n=1, cutoff=0.5)
+    return f"did you mean `{close[0]}`?" if close else ""
 
 
 def _annotation_at(path: PathKey) -> Any:

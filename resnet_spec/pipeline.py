@@ -191,6 +191,9 @@ def _cost(b: _Build) -> None:
 
 
 def _compile(b: _Build) -> None:
+    from resnet_spec.build_memory import check_fits
+
+    check_fits(b.graph, b.cost)  # before torch is even imported: refuse what will not fit
     from resnet_spec.compiler import compile_graph
     from resnet_spec.compiler.export import save_safetensors
 

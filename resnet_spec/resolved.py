@@ -1,14 +1,28 @@
 """`spec.resolved.yaml`: a spec with `extends` merged and every default written out, so that
-it stands on its own (it validates again and reads back as the same settings)."""
+it stands on its own (it validates again and reads back as the same settings).
+
+Strings are written so that every YAML reader gets them back exactly: plain only where both
+YAML 1.2 (our loader) and YAML 1.1 (PyYAML's `safe_load`, many other tools) read the text as
+that same string, double-quoted with escapes otherwise. So a description `1e3`, `0o17`, `yes`,
+`null`, `~`, one with leading spaces, a line break or a U+2028 comes back unchanged.
+"""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import yaml
 
 from resnet_spec.schema import Spec
 from resnet_spec.version import __version__
+from resnet_spec.yaml_source import reads_as_string
+
+# One line of ordinary characters, not starting or ending with a space: a candidate for plain
+# style (PyYAML's emitter still quotes it where YAML syntax needs, e.g. `a: b` or `#x`).
+_ONE_LINE = re.compile(r"^[^\s\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff]"
+                       r"(?:[^\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff]*"
+                       r"[^\s\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff])?$")
 
 
 def resolved_dict(spec: Spec) -> dict[str, Any]:
@@ -34,11 +48,23 @@ def _drop_nones(value: Any) -> Any:
     return value
 
 
+class _Dumper(yaml.SafeDumper):
+    """SafeDumper writing strings as `_represent_str` says."""
+
+
+def _represent_str(dumper: yaml.SafeDumper, text: str) -> yaml.ScalarNode:
+    plain = _ONE_LINE.match(text) is not None and reads_as_string(text)
+    return dumper.represent_scalar("tag:yaml.org,2002:str", text, style=None if plain else '"')
+
+
+_Dumper.add_representer(str, _represent_str)
+
+
 def resolved_yaml(spec: Spec) -> str:
     """`spec.resolved.yaml`: the resolved spec, one flow mapping per stage, keys in schema order."""
     header = f"# {spec.name}, resolved by resnet-spec {__version__}: extends merged, "
-    body = yaml.safe_dump(
-        resolved_dict(spec), sort_keys=False, default_flow_style=None, allow_unicode=True,
-        width=4096,
+    body = yaml.dump(
+        resolved_dict(spec), Dumper=_Dumper, sort_keys=False, default_flow_style=None,
+        allow_unicode=True, width=1 << 30,  # never folded: a folded quoted line is fragile
     )
     return header + "defaults written out\n" + body

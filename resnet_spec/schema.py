@@ -11,7 +11,15 @@ from __future__ import annotations
 from enum import Enum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from resnet_spec import limits
@@ -79,9 +87,19 @@ def _cross_field(message: str, at: str) -> PydanticCustomError:
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)
+    # strict: no coercion, so the tool accepts exactly what docs/spec.schema.json accepts: an
+    # int field takes an int (not `true`, `"3"` or `2.0`), a float field an int or a float, a
+    # bool field `true` or `false`, a string field a string. Enum fields opt out (`strict=False`)
+    # because strict enums would want enum members where YAML gives their strings.
+    model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False, strict=True)
 
 
+CONTROLS = r"[\u0000-\u0008\u000b-\u001f\u007f-\u009f]"
+"""The control characters text may not hold (C0, DEL, C1; tab and line feed are allowed): an
+escape sequence in a description would reach terminals raw through `summary` and break DOT."""
+NO_CONTROLS = rf"^[^{CONTROLS[1:-1]}]*$"
+
+Text = Annotated[str, StringConstraints(pattern=NO_CONTROLS)]
 PositiveInt = Annotated[int, Field(ge=1)]
 Channels = Annotated[int, Field(ge=1, le=limits.MAX_CHANNELS)]
 
@@ -99,6 +117,7 @@ class InputSpec(_Model):
 class NormSpec(_Model):
     kind: NormKind = Field(
         NormKind.batch,
+        strict=False,
         description="`batch` (BatchNorm2d) or `group` (GroupNorm) after each conv.",
     )
     eps: float = Field(1e-5, gt=0, lt=1, description="Added to the variance for stability.")
@@ -113,6 +132,7 @@ class NormSpec(_Model):
 class StemSpec(_Model):
     kind: StemKind = Field(
         StemKind.conv,
+        strict=False,
         description="`conv`: one conv + norm + act. `deep`: three 3x3 conv + norm + act, "
         "the first with `stride` (the ResNet-C deep stem).",
     )
@@ -130,6 +150,7 @@ class StemSpec(_Model):
     stride: PositiveInt = Field(2, le=8, description="Stride of the (first) stem conv.")
     pool: PoolKind = Field(
         PoolKind.max,
+        strict=False,
         description="`max`, `avg` or `none`: a 3x3, stride-2, padding-1 pooling after the stem.",
     )
 
@@ -155,6 +176,7 @@ class SESpec(_Model):
 class BlockSpec(_Model):
     kind: BlockKind = Field(
         BlockKind.basic,
+        strict=False,
         description="`basic` (two 3x3), `bottleneck` (1x1, 3x3, 1x1), or their pre-activation "
         "forms `preact_basic`, `preact_bottleneck`.",
     )
@@ -176,6 +198,7 @@ class BlockSpec(_Model):
     )
     stride_at: StrideAt = Field(
         StrideAt.middle,
+        strict=False,
         description="Which bottleneck conv carries the stride: `first` (the 1x1, paper v1) or "
         "`middle` (the 3x3, v1.5). Basic blocks always stride their first conv.",
     )
@@ -216,7 +239,9 @@ class BlockSpec(_Model):
 class BlockOverride(_Model):
     """A stage's overrides of the top-level `block`: the same fields, each optional."""
 
-    kind: BlockKind | None = Field(None, description="Overrides `block.kind` for this stage.")
+    kind: BlockKind | None = Field(
+        None, strict=False, description="Overrides `block.kind` for this stage."
+    )
     expansion: PositiveInt | None = Field(
         None, le=64, description="Overrides `block.expansion` for this stage."
     )
@@ -226,7 +251,9 @@ class BlockOverride(_Model):
     base_width: PositiveInt | None = Field(
         None, le=limits.MAX_CHANNELS, description="Overrides `block.base_width` for this stage."
     )
-    stride_at: StrideAt | None = Field(None, description="Overrides `block.stride_at`.")
+    stride_at: StrideAt | None = Field(
+        None, strict=False, description="Overrides `block.stride_at`."
+    )
     se: SESpec | None = Field(None, description="Overrides `block.se` for this stage.")
     drop_path: float | None = Field(
         None,
@@ -258,12 +285,14 @@ class StageSpec(_Model):
         default_factory=BlockOverride, description="Overrides of the top-level `block`."
     )
     shortcut: Shortcut | None = Field(
-        None, description="Overrides the top-level shortcut policy for this stage."
+        None, strict=False, description="Overrides the top-level shortcut policy for this stage."
     )
 
 
 class HeadSpec(_Model):
-    pool: GlobalPool = Field(GlobalPool.avg, description="Global `avg` or `max` pooling.")
+    pool: GlobalPool = Field(
+        GlobalPool.avg, strict=False, description="Global `avg` or `max` pooling."
+    )
     dropout: float = Field(0.0, ge=0.0, lt=1.0, description="Dropout before the classifier.")
     classes: PositiveInt = Field(1000, le=1_000_000, description="Output logits.")
 
@@ -274,7 +303,11 @@ def _kind_shorthand(value: Any) -> Any:
 
 
 def _head_shorthand(value: Any) -> Any:
-    """`head: none` (a YAML 1.2 string) means no classifier."""
+    """`head: none` (a YAML 1.2 string) means no classifier; null is refused, as the JSON
+    Schema refuses it, rather than read as a silent `none`."""
+    if value is None:
+        raise ValueError("expected a mapping of fields, or `none` for a backbone; got null "
+                         "(no value)")
     return None if value == "none" else value
 
 
@@ -294,8 +327,11 @@ class Spec(_Model):
         max_length=128,
         description="Model name: lower case, digits, `_`, `.`, `-`; names output folders.",
     )
-    description: str = Field("", max_length=4096, description="Free text for summaries and titles.")
-    extends: str | None = Field(
+    description: Text = Field(
+        "", max_length=4096, description="Free text for summaries and titles; no control "
+        "characters but tabs and line breaks."
+    )
+    extends: Text | None = Field(
         None,
         description="A spec file relative to this one, or a built-in spec's name, to start from. "
         "Mappings merge deeply (this file wins); lists and scalars are replaced whole.",
@@ -308,13 +344,16 @@ class Spec(_Model):
         description="`batch`, `group`, or `{kind, eps, momentum, groups}`: the norm after each "
         "conv.",
     )
-    activation: Activation = Field(Activation.relu, description="The nonlinearity everywhere.")
+    activation: Activation = Field(
+        Activation.relu, strict=False, description="The nonlinearity everywhere."
+    )
     stem: StemSpec = Field(default_factory=StemSpec, description="The layers before stage 1.")
     block: BlockSpec = Field(
         default_factory=BlockSpec, description="Defaults for every block; stages may override."
     )
     shortcut: Shortcut = Field(
         Shortcut.projection,
+        strict=False,
         description="How a block's input reaches its addition: identity, zero_pad, projection, "
         "projection_all, avg_down or none.",
     )

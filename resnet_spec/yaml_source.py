@@ -3,8 +3,10 @@
 PyYAML composes the document into nodes with marks; we construct plain Python values ourselves
 so that we can (a) resolve plain scalars by YAML 1.2's core schema (`no`, `on`, `yes` stay
 strings), (b) refuse every tag outside the core schema (`!!python/object` and friends),
-(c) refuse duplicate keys, and (d) bound alias expansion and nesting. Beside the value we keep a
-`SourceMap`: the position of every mapping key and every value, keyed by field path.
+(c) refuse duplicate keys, and (d) bound the work: the values composed (so that a 1 MiB flow
+list fails after a fraction of a second, at the line where the budget ran out), their nesting,
+alias expansion and the digits of a number. Beside the value we keep a `SourceMap`: the position
+of every mapping key and every value, keyed by field path.
 """
 
 from __future__ import annotations
@@ -16,8 +18,8 @@ from typing import Any
 
 import yaml
 
-from resnet_spec import limits
-from resnet_spec.errors import Loc, YamlError
+from resnet_spec import files, limits
+from resnet_spec.errors import Loc, YamlError, shown
 
 PathKey = tuple[str | int, ...]
 
@@ -36,10 +38,10 @@ _NAN = re.compile(r"^\.(?:nan|NaN|NAN)$")
 
 
 def format_path(path: PathKey) -> str:
-    """`("stages", 2, "depth")` -> `stages[2].depth`."""
+    """`("stages", 2, "depth")` -> `stages[2].depth` (each key as `shown` echoes it)."""
     out = ""
     for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        out += f"[{part}]" if isinstance(part, int) else (f".{shown(part)}" if out else shown(part))
     return out
 
 
@@ -82,11 +84,12 @@ class SourceMap:
                 del table[p]
 
 
-class _TooDeep(Exception):
-    """Nesting beyond the limit, found while composing at `mark`."""
+class _OverBudget(Exception):
+    """Composing went beyond a limit at `mark`; `message` says which."""
 
-    def __init__(self, mark: yaml.Mark) -> None:
-        super().__init__()
+    def __init__(self, message: str, mark: yaml.Mark) -> None:
+        super().__init__(message)
+        self.message = message
         self.mark = mark
 
 
@@ -94,6 +97,7 @@ class _PositionalLoader(yaml.SafeLoader):
     """A SafeLoader whose plain scalars stay unresolved: we resolve them by YAML 1.2 rules."""
 
     _depth = 0
+    _composed = 0
 
     def resolve(self, kind: type, value: Any, implicit: tuple[bool, bool]) -> str:
         if kind is yaml.ScalarNode and implicit[0]:
@@ -101,12 +105,18 @@ class _PositionalLoader(yaml.SafeLoader):
         return super().resolve(kind, value, implicit)
 
     def compose_node(self, parent: Any, index: Any) -> Any:
-        # Bounded while composing, so that `[[[[...` fails at its line as soon as it is too
-        # deep, instead of after PyYAML's recursion has run out of stack.
+        # Bounded while composing, so that `[[[[...` or `[1,1,1,...` fails at its line as soon
+        # as it is too deep or too long, instead of after PyYAML's recursion has run out of
+        # stack or the whole megabyte has become nodes.
         self._depth += 1
+        self._composed += 1
         try:
             if self._depth > limits.MAX_YAML_DEPTH + 1:
-                raise _TooDeep(self.peek_event().start_mark)
+                raise _OverBudget(f"nested deeper than {limits.MAX_YAML_DEPTH} levels",
+                                  self.peek_event().start_mark)
+            if self._composed > limits.MAX_YAML_NODES:
+                raise _OverBudget(f"the document holds more than {limits.MAX_YAML_NODES} values",
+                                  self.peek_event().start_mark)
             return super().compose_node(parent, index)
         finally:
             self._depth -= 1
@@ -138,8 +148,8 @@ class _Constructor:
             )
         if node.tag not in _ALLOWED_TAGS and node.tag != _PLAIN:
             raise YamlError(
-                f"the tag {node.tag.replace(_CORE, '!!')} is not allowed; a spec holds plain "
-                "mappings, lists, strings and numbers",
+                f"the tag {shown(node.tag.replace(_CORE, '!!'))} is not allowed; a spec holds "
+                "plain mappings, lists, strings and numbers",
                 _loc(self.file, node),
             )
         self.source.values[path] = _loc(self.file, node)
@@ -160,8 +170,8 @@ class _Constructor:
             if key in out:
                 first = self.source.keys[(*path, key)]
                 raise YamlError(
-                    f"duplicate key `{key}` (first at line {first.line}); each key may appear "
-                    "once in a mapping",
+                    f"duplicate key `{shown(key)}` (first at line {first.line}); each key may "
+                    "appear once in a mapping",
                     _loc(self.file, key_node).with_path(format_path((*path, key))),
                 )
             self.source.keys[(*path, key)] = _loc(self.file, key_node)
@@ -171,10 +181,15 @@ class _Constructor:
     def _scalar(self, node: yaml.ScalarNode) -> Any:
         text = node.value
         tag = node.tag
-        if tag == _PLAIN:
-            return _resolve_plain(text)
         if tag == _CORE + "str":
             return text
+        if tag in (_PLAIN, _CORE + "int") and len(text) > limits.MAX_NUMBER_DIGITS and (
+                _INT10.match(text) or _INT8.match(text) or _INT16.match(text)):
+            raise YamlError(
+                f"a number {len(text)} digits long; a spec's numbers have at most "
+                f"{limits.MAX_NUMBER_DIGITS} digits", _loc(self.file, node))
+        if tag == _PLAIN:
+            return _resolve_plain(text)
         try:
             if tag == _CORE + "null":
                 return None
@@ -189,9 +204,10 @@ class _Constructor:
                 return float(number)
         except (KeyError, ValueError):
             raise YamlError(
-                f"`{text}` is not a valid {tag.replace(_CORE, '!!')}", _loc(self.file, node)
+                f"`{shown(text)}` is not a valid {tag.replace(_CORE, '!!')}",
+                _loc(self.file, node),
             ) from None
-        raise YamlError(f"unexpected tag {tag}", _loc(self.file, node))
+        raise YamlError(f"unexpected tag {shown(tag)}", _loc(self.file, node))
 
 
 def _to_int(text: str) -> int:
@@ -219,17 +235,24 @@ def _resolve_plain(text: str) -> Any:
     return text
 
 
+def reads_as_string(text: str) -> bool:
+    """Whether `text`, written as a plain scalar, reads back as that string under YAML 1.2."""
+    try:
+        return _resolve_plain(text) == text
+    except ValueError:  # a number beyond Python's int-from-str limit: not a string either
+        return False
+
+
 def _read_text(path: Path, display: str) -> str:
     try:
-        size = path.stat().st_size
-    except OSError as err:
-        raise YamlError(f"cannot read the file: {err.strerror}", Loc(display)) from None
-    if size > limits.MAX_FILE_BYTES:
+        data = files.read_regular(path, limits.MAX_FILE_BYTES)
+    except files.TooLarge as err:
         raise YamlError(
-            f"the file is {size} bytes; a spec may be at most {limits.MAX_FILE_BYTES} bytes",
+            f"the file is {err.size} bytes; a spec may be at most {limits.MAX_FILE_BYTES} bytes",
             Loc(display),
-        )
-    data = path.read_bytes()
+        ) from None
+    except files.FileProblem as err:
+        raise YamlError(f"cannot read the file: {err}", Loc(display, line=0)) from None
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as err:
@@ -242,9 +265,23 @@ def _read_text(path: Path, display: str) -> str:
 
 def parse_text(text: str, display: str) -> tuple[Any, SourceMap]:
     """Parse one YAML document, returning its value and the positions of its parts."""
-    loader = _PositionalLoader(text)
+    node = _compose(text, display)
+    if node is None:
+        raise YamlError(
+            "the spec is empty; a spec is a mapping with at least `name` and `stages`",
+            Loc(display),
+        )
+    constructor = _Constructor(display)
+    value = constructor.build(node, ())
+    return value, constructor.source
+
+
+def _compose(text: str, display: str) -> yaml.Node | None:
+    """The document's node tree, PyYAML's errors turned into located one-line YamlErrors."""
+    loader = None
     try:
-        node = loader.get_single_node()
+        loader = _PositionalLoader(text)  # the reader checks every character here
+        return loader.get_single_node()
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         where = Loc(display, mark.line + 1, mark.column + 1) if mark else Loc(display)
@@ -254,27 +291,31 @@ def parse_text(text: str, display: str) -> tuple[Any, SourceMap]:
             problem = f"{err.context} {problem}"
         hint = "indent with spaces; YAML does not allow tabs" if "'\\t'" in problem else ""
         raise YamlError(f"invalid YAML: {problem}", where, hint) from None
+    except yaml.reader.ReaderError as err:
+        where = _position(text, display, err.position)
+        raise YamlError(f"the character U+{err.character:04X} is not allowed in a YAML file",
+                        where, "remove it"
+                        ) from None
     except yaml.YAMLError as err:
-        raise YamlError(f"invalid YAML: {err}", Loc(display)) from None
-    except _TooDeep as err:
-        raise YamlError(
-            f"nested deeper than {limits.MAX_YAML_DEPTH} levels",
-            Loc(display, err.mark.line + 1, err.mark.column + 1),
-        ) from None
+        first = str(err).strip().splitlines()
+        raise YamlError(f"invalid YAML: {first[0] if first else type(err).__name__}",
+                        Loc(display)) from None
+    except _OverBudget as err:
+        raise YamlError(err.message, Loc(display, err.mark.line + 1, err.mark.column + 1)
+                        ) from None
     except RecursionError:
         raise YamlError(
             f"nested deeper than {limits.MAX_YAML_DEPTH} levels", Loc(display)
         ) from None
     finally:
-        loader.dispose()
-    if node is None:
-        raise YamlError(
-            "the spec is empty; a spec is a mapping with at least `name` and `stages`",
-            Loc(display),
-        )
-    constructor = _Constructor(display)
-    value = constructor.build(node, ())
-    return value, constructor.source
+        if loader is not None:
+            loader.dispose()
+
+
+def _position(text: str, display: str, index: int) -> Loc:
+    """The line and column of character `index` of `text`."""
+    line = text.count("\n", 0, index) + 1
+    return Loc(display, line, index - (text.rfind("\n", 0, index) + 1) + 1)
 
 
 def parse_file(path: Path, display: str | None = None) -> tuple[Any, SourceMap]:

@@ -59,7 +59,8 @@ def test_name_that_yaml_11_would_make_a_bool(tmp_path: Path, word: str) -> None:
 
 
 def test_bool_for_a_string_field_is_a_type_error(tmp_path: Path) -> None:
-    with pytest.raises(SchemaError, match=r"s.yaml:1:7: name: Input should be a valid string"):
+    with pytest.raises(SchemaError,
+                       match=r"s.yaml:1:7: name: expected a string, got boolean `true`"):
         load(write(tmp_path, "s.yaml", f"name: true\n{STAGES}"))
 
 

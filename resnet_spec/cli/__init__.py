@@ -1,8 +1,8 @@
 """The `resnet-spec` command line: one module per command, loaded only when that command runs.
 
-Errors of the spec become `file:line:col: message` on stderr and exit 1; usage errors exit 2; a
-missing capability (no CUDA, no torch-tensorrt) exits 3. `--debug`, anywhere on the line, shows
-the traceback instead.
+Errors of the spec become `file:line:col: message` on stderr and exit 1; usage errors exit 2
+(with `--debug` too); a missing capability (no CUDA, no torch-tensorrt) exits 3; output cut
+short by a closed pipe exits 141, quietly. `--debug`, anywhere on the line, shows the traceback.
 """
 
 from __future__ import annotations
@@ -11,10 +11,12 @@ import importlib
 import signal
 import sys
 import threading
+import traceback
 from typing import Any
 
 import click
 
+from resnet_spec.cli import output
 from resnet_spec.errors import SpecError
 
 EXIT_INVALID = 1
@@ -57,6 +59,12 @@ class _LazyGroup(click.Group):
         module, attr, _ = COMMANDS[name]
         return getattr(importlib.import_module(module), attr)
 
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError as err:  # past click, which would turn it into a plain exit 1
+            raise output.OutputClosed from err
+
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(name, help_text) for name, (_, _, help_text) in COMMANDS.items()]
         with formatter.section("Commands"):
@@ -91,6 +99,7 @@ def main(argv: list[str] | None = None) -> Any:
     debug = "--debug" in args
     args = [a for a in args if a != "--debug"]
     handlers = _handle_termination()
+    output.tolerate_encoding()
     try:
         return cli.main(
             args=args, prog_name="resnet-spec", standalone_mode=False, obj={"debug": debug}
@@ -98,8 +107,8 @@ def main(argv: list[str] | None = None) -> Any:
     except click.exceptions.Exit as stop:
         sys.exit(stop.exit_code)
     except click.ClickException as err:
-        if debug:
-            raise
+        if debug and not isinstance(err, click.UsageError):
+            traceback.print_exc()
         err.show()
         sys.exit(err.exit_code)
     except click.Abort:
@@ -113,6 +122,9 @@ def main(argv: list[str] | None = None) -> Any:
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         sys.exit(130)
+    except output.OutputClosed:
+        output.silence_stdout()
+        sys.exit(output.EXIT_BROKEN_PIPE)
     except Terminated as stop:
         click.echo("terminated", err=True)
         sys.exit(128 + stop.args[0])

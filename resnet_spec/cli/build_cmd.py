@@ -35,8 +35,9 @@ def _note(line: str) -> None:
     "folder (which is replaced whole, only when the build succeeds).",
 )
 @click.option(
-    "--seed", type=click.IntRange(min=0), default=0, show_default=True,
-    help="Seed of the random initialization (ignored with --weights).",
+    "--seed", type=click.IntRange(min=0, max=2**64 - 1), default=0, show_default=True,
+    help="Seed of the random initialization, 0 to 2**64-1 (torch's range; ignored with "
+    "--weights).",
 )
 @click.option(
     "--weights",

@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from resnet_spec.cli import EXIT_INVALID, report
+from resnet_spec.cli.output import console
 from resnet_spec.errors import SpecError
 
 
@@ -58,7 +59,6 @@ def list_specs(as_json: bool) -> None:
 
 
 def _print_table(rows: list[dict[str, Any]]) -> None:
-    from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
 
@@ -72,4 +72,4 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
         table.add_row(row["name"], str(row["blocks"]), units.count(row["params"]),
                       f"{row['macs'] / 1e9:.3f}", units.shape(row["input_shape"]),
                       escape(row["description"]))
-    Console(highlight=False, width=None if sys.stdout.isatty() else 200).print(table)
+    console(highlight=False, width=None if sys.stdout.isatty() else 200).print(table)

@@ -48,11 +48,10 @@ def summary(spec: str, layers: bool, as_json: bool, batch: int, dtype: str) -> N
 
 
 def _print_table(cost: Any, *, layers: bool, batch: int, dtype: str) -> None:
-    from rich.console import Console
-
+    from resnet_spec.cli.output import console as new_console
     from resnet_spec.cost import totals_lines
 
-    console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+    console = new_console(highlight=False, width=None if sys.stdout.isatty() else 160)
     console.print(_layer_table(cost) if layers else _stage_table(cost))
     for line in totals_lines(cost, batch=batch, dtype=dtype):
         console.print(line[2:], markup=False)
