@@ -23,8 +23,12 @@ from resnet_spec.outdir import write_file
 TRACE_BATCH = 2
 """Batch of the example the program is traced with: 0 and 1 would be specialized."""
 
-CHECK_BATCHES = (1,)
-"""Batches the saved program is run at, against the module, before a build accepts it."""
+CHECK_BATCHES = (1, 3)
+"""Batches the saved program is run at, against the module, before a build accepts it: the
+smallest, and one that is neither the traced batch nor a specialized size."""
+
+RELATIVE_TOLERANCE = 1e-4
+"""An fp32 file's outputs may differ from the module's by this much times max(1, |output|)."""
 
 
 class ExportError(SpecError):
@@ -64,13 +68,18 @@ def export_pt2(
 ) -> torch.export.ExportedProgram:
     """Export the module to a `.pt2` file at `path`, then load it back and check it runs."""
     program = export_program(module, graph)
-    # Serialized in memory, then written from Python: torch's own file writer aborts the
-    # process on a full disk (it throws again in its destructor) instead of raising.
-    buffer = io.BytesIO()
-    torch.export.save(program, buffer)
-    write_file(Path(path), buffer.getbuffer())
+    write_file(Path(path), program_bytes(program))
     verify_pt2(module, graph, path)
     return program
+
+
+def program_bytes(program: torch.export.ExportedProgram) -> memoryview:
+    """The `.pt2` file of a program, serialized in memory: written from Python, a full disk is
+    an error, while torch's own file writer aborts the process (it throws again in its
+    destructor)."""
+    buffer = io.BytesIO()
+    torch.export.save(program, buffer)
+    return buffer.getbuffer()
 
 
 def verify_pt2(
@@ -80,10 +89,7 @@ def verify_pt2(
     batches: tuple[int, ...] = CHECK_BATCHES,
 ) -> None:
     """Load the saved program and compare its outputs with the module's at each batch size."""
-    try:
-        loaded = torch.export.load(os.fspath(path)).module()
-    except Exception as err:  # any failure to read back means the file is unusable
-        raise ExportError(f"{path}: the saved program does not load back: {err}") from err
+    loaded = load_pt2(path)
     was_training = module.training
     module.eval()
     try:
@@ -93,15 +99,27 @@ def verify_pt2(
         module.train(was_training)
 
 
+def load_pt2(path: str | os.PathLike[str]) -> Any:
+    """The callable module of a saved program; ExportError if it does not load."""
+    try:
+        return torch.export.load(os.fspath(path)).module()
+    except Exception as err:  # any failure to read back means the file is unusable
+        raise ExportError(f"{path}: the saved program does not load back: {err}") from err
+
+
 def _compare(module: torch.nn.Module, loaded: Any, x: torch.Tensor, path: Any) -> None:
     with torch.no_grad():
         expected, got = _flat(module(x)), _flat(loaded(x))
     if [e.shape for e in expected] != [g.shape for g in got]:
         raise ExportError(f"{path}: at batch {x.shape[0]} the program's output shapes differ")
     for e, g in zip(expected, got, strict=True):
+        if not bool(torch.isfinite(g).all()):
+            raise ExportError(f"{path}: at batch {x.shape[0]} the program's outputs hold NaN "
+                              "or inf")
         # relative to the output's scale: random-init logits of deep nets can be large
-        tolerance = 1e-4 * max(1.0, float(e.abs().max()))
-        if float((e - g).abs().max()) > tolerance:
+        tolerance = RELATIVE_TOLERANCE * max(1.0, float(e.abs().max()))
+        # `not <=`: a NaN difference compares False both ways and must fail
+        if not float((e - g).abs().max()) <= tolerance:
             raise ExportError(f"{path}: at batch {x.shape[0]} the program's outputs differ "
                               "from the module's")
 

@@ -50,7 +50,13 @@ def build(
     """Compile a spec into a torch module (torch is imported here, not before).
 
     `weights` is a safetensors or `.pt`/`.pth` state_dict file loaded without random init;
-    otherwise parameters are initialized from `seed`. `for_inference` returns it in eval mode.
+    otherwise parameters are initialized from `seed`. The module has torchvision's and timm's
+    names and layout; call `.eval()` on it for inference with those weights.
+
+    `for_inference=True` returns instead the module for running only: eval mode, each batch norm
+    folded into its conv, dropout dropped, channels_last (the passes of
+    `resnet_spec.compiler.passes`). It computes what the eval-mode module computes, to rounding,
+    but its state_dict has no norm entries, so save weights from the module built without it.
     """
     from resnet_spec.compiler import compile_graph
 
