@@ -64,12 +64,15 @@ def export_program(module: torch.nn.Module, graph: Graph) -> torch.export.Export
 
 
 def export_pt2(
-    module: torch.nn.Module, graph: Graph, path: str | os.PathLike[str]
+    module: torch.nn.Module, graph: Graph, path: str | os.PathLike[str],
+    keep: dict[int, Any] | None = None,
 ) -> torch.export.ExportedProgram:
-    """Export the module to a `.pt2` file at `path`, then load it back and check it runs."""
+    """Export the module to a `.pt2` file at `path`, then load it back and check it runs.
+    `keep`, if given, receives the module's outputs at each check batch (the targets compare
+    with the same ones instead of running the module again)."""
     program = export_program(module, graph)
     write_file(Path(path), program_bytes(program))
-    verify_pt2(module, graph, path)
+    verify_pt2(module, graph, path, keep=keep)
     return program
 
 
@@ -87,14 +90,18 @@ def verify_pt2(
     graph: Graph,
     path: str | os.PathLike[str],
     batches: tuple[int, ...] = CHECK_BATCHES,
+    keep: dict[int, Any] | None = None,
 ) -> None:
-    """Load the saved program and compare its outputs with the module's at each batch size."""
+    """Load the saved program and compare its outputs with the module's at each batch size;
+    the module's outputs go into `keep` by batch, if given."""
     loaded = load_pt2(path)
     was_training = module.training
     module.eval()
     try:
         for batch in batches:
-            _compare(module, loaded, example_input(graph, batch, module), path)
+            expected = _compare(module, loaded, example_input(graph, batch, module), path)
+            if keep is not None:
+                keep[batch] = expected
     finally:
         module.train(was_training)
 
@@ -107,9 +114,11 @@ def load_pt2(path: str | os.PathLike[str]) -> Any:
         raise ExportError(f"{path}: the saved program does not load back: {err}") from err
 
 
-def _compare(module: torch.nn.Module, loaded: Any, x: torch.Tensor, path: Any) -> None:
+def _compare(module: torch.nn.Module, loaded: Any, x: torch.Tensor, path: Any) -> Any:
+    """The module's output for `x`, after checking the loaded program's against it."""
     with torch.no_grad():
-        expected, got = _flat(module(x)), _flat(loaded(x))
+        output = module(x)
+        expected, got = _flat(output), _flat(loaded(x))
     if [e.shape for e in expected] != [g.shape for g in got]:
         raise ExportError(f"{path}: at batch {x.shape[0]} the program's output shapes differ")
     for e, g in zip(expected, got, strict=True):
@@ -122,6 +131,7 @@ def _compare(module: torch.nn.Module, loaded: Any, x: torch.Tensor, path: Any) -
         if not float((e - g).abs().max()) <= tolerance:
             raise ExportError(f"{path}: at batch {x.shape[0]} the program's outputs differ "
                               "from the module's")
+    return output
 
 
 def _flat(output: Any) -> list[torch.Tensor]:

@@ -101,6 +101,8 @@ class _Build:
     cost: Any = None
     module: Any = None
     program: Any = None
+    reference: dict[int, Any] = field(default_factory=dict)
+    """The module's outputs at the `.pt2` check batches, reused by the targets' checks."""
     job: Any = None
     reports: dict[str, Any] = field(default_factory=dict)
     files: dict[str, str] = field(default_factory=dict)
@@ -325,7 +327,7 @@ def _export(b: _Build) -> None:
     from resnet_spec.compiler.export import export_pt2
 
     assert b.graph is not None
-    b.program = export_pt2(b.module, b.graph, b.staged("model.pt2"))
+    b.program = export_pt2(b.module, b.graph, b.staged("model.pt2"), keep=b.reference)
 
 
 def _trace(b: _Build) -> None:
@@ -338,11 +340,13 @@ def _trace(b: _Build) -> None:
 def _target_step(name: str) -> Callable[[_Build], None]:
     def step(b: _Build) -> None:
         from resnet_spec.compiler.targets import Job, target
+        from resnet_spec.compiler.targets.check import remember
 
         if b.job is None:
             assert b.graph is not None and b.staging is not None
             b.job = Job(b.graph, b.module, b.program, b.staging, batch=b.batch,
                         precision=b.precision, triton_backend=b.triton_backend, note=b.note)
+            remember(b.job, b.reference)
         b.reports[name] = target(name).build(b.job)
 
     return step

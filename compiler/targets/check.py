@@ -54,14 +54,30 @@ def reference(job: Job, x: np.ndarray) -> dict[str, np.ndarray]:
     import torch
 
     cache = job.made.setdefault("reference", {})
-    key = (x.shape, x.tobytes()[:64], float(x.sum()))
+    key = _key(x)
     if key not in cache:
         with torch.no_grad():
-            out = job.module(torch.from_numpy(x))
-        names = output_names(job.graph)
-        tensors = out if isinstance(out, dict) else {names[0]: out}
-        cache[key] = {name: tensors[name].float().numpy() for name in names}
+            cache[key] = named_outputs(job, job.module(torch.from_numpy(x)))
     return cache[key]
+
+
+def named_outputs(job: Job, out: Any) -> dict[str, np.ndarray]:
+    """A module's output (a tensor, or a backbone's dict) as float32 arrays by output name."""
+    names = output_names(job.graph)
+    tensors = out if isinstance(out, dict) else {names[0]: out}
+    return {name: tensors[name].detach().float().numpy() for name in names}
+
+
+def remember(job: Job, outputs: dict[int, Any]) -> None:
+    """Take the module's outputs at the check batches from the build's own `.pt2` check
+    (`export_pt2(..., keep=)`): the same images, no second forward pass."""
+    cache = job.made.setdefault("reference", {})
+    for batch, out in outputs.items():
+        cache[_key(_images(job, batch))] = named_outputs(job, out)
+
+
+def _key(x: np.ndarray) -> tuple[Any, ...]:
+    return (x.shape, x.tobytes()[:256], float(x.sum()))
 
 
 def check(job: Job, label: str, run: Runner, runtime: str, precision: str | None = None

@@ -23,7 +23,7 @@ OPSET = 20
 """ONNX opset of the file: what torch's exporter writes by default, and what onnxruntime,
 OpenVINO and TensorRT 10+ read."""
 MAX_BYTES = (2 << 30) - (64 << 20)
-"""protobuf's 2 GB message limit, less room for the graph itself."""
+"""protobuf's 2 GB message limit: a larger file cannot be read back."""
 
 
 def missing() -> str | None:
@@ -54,12 +54,17 @@ def _export(job: Job) -> bytes:
         )
     proto = exported.model_proto
     _name_batch_dims(proto)
-    if proto.ByteSize() > MAX_BYTES:
-        raise ExportError(f"{job.name}: the ONNX file would exceed protobuf's 2 GB limit "
-                          f"({proto.ByteSize():,} bytes)", hint="export --to pt2 or openvino")
     job.made["onnx_opset"] = next(o.version for o in proto.opset_import
                                   if o.domain in ("", "ai.onnx"))
-    return proto.SerializeToString()
+    try:
+        data = proto.SerializeToString()
+    except ValueError as err:  # protobuf refuses messages over 2 GB
+        raise ExportError(f"{job.name}: the ONNX file would exceed protobuf's 2 GB limit: "
+                          f"{err}", hint="export --to pt2 or openvino") from None
+    if len(data) > MAX_BYTES:
+        raise ExportError(f"{job.name}: the ONNX file would exceed protobuf's 2 GB limit "
+                          f"({len(data):,} bytes)", hint="export --to pt2 or openvino")
+    return data
 
 
 def _name_batch_dims(proto: Any) -> None:
