@@ -36,7 +36,13 @@ def compile_graph(
     `weights`: a safetensors or torch state dict file whose keys and shapes must equal the
     graph's (`WeightsError` lists the ones that do not); without it, parameters are initialized
     from `seed`. `device` (default CPU; `meta` allocates nothing) and `dtype` (default torch's
-    default dtype) place every floating tensor. `for_inference` returns it in eval mode.
+    default dtype) place every floating tensor.
+
+    `for_inference` returns the module for running only: eval mode, flattened, with the
+    inference passes applied (`resnet_spec.compiler.passes`: dropout dropped, each batch norm
+    folded into its conv, channels_last). Its outputs are the eval-mode module's (to rounding),
+    but its state_dict has no norm entries: for torchvision-named weights use `.eval()` on the
+    module built without it.
     """
     device = torch.device(device if device is not None else "cpu")
     dtype = _dtype(dtype)
@@ -47,7 +53,11 @@ def compile_graph(
         if device.type != "meta":
             model.to_empty(device=device)
             initialize(model, graph, seed=seed)
-    return model.train(not for_inference)
+    if for_inference:
+        from resnet_spec.compiler.passes import optimize_for_inference
+
+        return optimize_for_inference(model, inplace=True)
+    return model
 
 
 def _with_weights(graph: Graph, weights: str | os.PathLike[str], device: torch.device,

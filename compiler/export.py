@@ -23,8 +23,12 @@ from resnet_spec.outdir import write_file
 TRACE_BATCH = 2
 """Batch of the example the program is traced with: 0 and 1 would be specialized."""
 
-CHECK_BATCHES = (1,)
-"""Batches the saved program is run at, against the module, before a build accepts it."""
+CHECK_BATCHES = (1, 3)
+"""Batches the saved program is run at, against the module, before a build accepts it: the
+smallest, and one that is neither the traced batch nor a specialized size."""
+
+RELATIVE_TOLERANCE = 1e-4
+"""An fp32 file's outputs may differ from the module's by this much times max(1, |output|)."""
 
 
 class ExportError(SpecError):
@@ -60,17 +64,25 @@ def export_program(module: torch.nn.Module, graph: Graph) -> torch.export.Export
 
 
 def export_pt2(
-    module: torch.nn.Module, graph: Graph, path: str | os.PathLike[str]
+    module: torch.nn.Module, graph: Graph, path: str | os.PathLike[str],
+    keep: dict[int, Any] | None = None,
 ) -> torch.export.ExportedProgram:
-    """Export the module to a `.pt2` file at `path`, then load it back and check it runs."""
+    """Export the module to a `.pt2` file at `path`, then load it back and check it runs.
+    `keep`, if given, receives the module's outputs at each check batch (the targets compare
+    with the same ones instead of running the module again)."""
     program = export_program(module, graph)
-    # Serialized in memory, then written from Python: torch's own file writer aborts the
-    # process on a full disk (it throws again in its destructor) instead of raising.
+    write_file(Path(path), program_bytes(program))
+    verify_pt2(module, graph, path, keep=keep)
+    return program
+
+
+def program_bytes(program: torch.export.ExportedProgram) -> memoryview:
+    """The `.pt2` file of a program, serialized in memory: written from Python, a full disk is
+    an error, while torch's own file writer aborts the process (it throws again in its
+    destructor)."""
     buffer = io.BytesIO()
     torch.export.save(program, buffer)
-    write_file(Path(path), buffer.getbuffer())
-    verify_pt2(module, graph, path)
-    return program
+    return buffer.getbuffer()
 
 
 def verify_pt2(
@@ -78,32 +90,48 @@ def verify_pt2(
     graph: Graph,
     path: str | os.PathLike[str],
     batches: tuple[int, ...] = CHECK_BATCHES,
+    keep: dict[int, Any] | None = None,
 ) -> None:
-    """Load the saved program and compare its outputs with the module's at each batch size."""
-    try:
-        loaded = torch.export.load(os.fspath(path)).module()
-    except Exception as err:  # any failure to read back means the file is unusable
-        raise ExportError(f"{path}: the saved program does not load back: {err}") from err
+    """Load the saved program and compare its outputs with the module's at each batch size;
+    the module's outputs go into `keep` by batch, if given."""
+    loaded = load_pt2(path)
     was_training = module.training
     module.eval()
     try:
         for batch in batches:
-            _compare(module, loaded, example_input(graph, batch, module), path)
+            expected = _compare(module, loaded, example_input(graph, batch, module), path)
+            if keep is not None:
+                keep[batch] = expected
     finally:
         module.train(was_training)
 
 
-def _compare(module: torch.nn.Module, loaded: Any, x: torch.Tensor, path: Any) -> None:
+def load_pt2(path: str | os.PathLike[str]) -> Any:
+    """The callable module of a saved program; ExportError if it does not load."""
+    try:
+        return torch.export.load(os.fspath(path)).module()
+    except Exception as err:  # any failure to read back means the file is unusable
+        raise ExportError(f"{path}: the saved program does not load back: {err}") from err
+
+
+def _compare(module: torch.nn.Module, loaded: Any, x: torch.Tensor, path: Any) -> Any:
+    """The module's output for `x`, after checking the loaded program's against it."""
     with torch.no_grad():
-        expected, got = _flat(module(x)), _flat(loaded(x))
+        output = module(x)
+        expected, got = _flat(output), _flat(loaded(x))
     if [e.shape for e in expected] != [g.shape for g in got]:
         raise ExportError(f"{path}: at batch {x.shape[0]} the program's output shapes differ")
     for e, g in zip(expected, got, strict=True):
+        if not bool(torch.isfinite(g).all()):
+            raise ExportError(f"{path}: at batch {x.shape[0]} the program's outputs hold NaN "
+                              "or inf")
         # relative to the output's scale: random-init logits of deep nets can be large
-        tolerance = 1e-4 * max(1.0, float(e.abs().max()))
-        if float((e - g).abs().max()) > tolerance:
+        tolerance = RELATIVE_TOLERANCE * max(1.0, float(e.abs().max()))
+        # `not <=`: a NaN difference compares False both ways and must fail
+        if not float((e - g).abs().max()) <= tolerance:
             raise ExportError(f"{path}: at batch {x.shape[0]} the program's outputs differ "
                               "from the module's")
+    return output
 
 
 def _flat(output: Any) -> list[torch.Tensor]:

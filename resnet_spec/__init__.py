@@ -28,14 +28,9 @@ def elaborate(spec: Spec | str | os.PathLike[str]) -> Graph:
     Raises `SpecError` (located at the spec entry responsible) when a static check fails;
     warnings are kept in `graph.warnings`.
     """
-    from resnet_spec.check import verify
-    from resnet_spec.elaboration import elaborate_unchecked
+    from resnet_spec.elaboration import elaborate as elaborate_checked
 
-    if not isinstance(spec, Spec):
-        spec = load(spec)
-    graph = elaborate_unchecked(spec)
-    verify(graph)
-    return graph
+    return elaborate_checked(spec if isinstance(spec, Spec) else load(spec))
 
 
 def build(
@@ -50,7 +45,13 @@ def build(
     """Compile a spec into a torch module (torch is imported here, not before).
 
     `weights` is a safetensors or `.pt`/`.pth` state_dict file loaded without random init;
-    otherwise parameters are initialized from `seed`. `for_inference` returns it in eval mode.
+    otherwise parameters are initialized from `seed`. The module has torchvision's and timm's
+    names and layout; call `.eval()` on it for inference with those weights.
+
+    `for_inference=True` returns instead the module for running only: eval mode, each batch norm
+    folded into its conv, dropout dropped, channels_last (the passes of
+    `resnet_spec.compiler.passes`). It computes what the eval-mode module computes, to rounding,
+    but its state_dict has no norm entries, so save weights from the module built without it.
     """
     from resnet_spec.compiler import compile_graph
 

@@ -1,10 +1,12 @@
-"""`resnet-spec build`: the whole pipeline into one folder, written whole or not at all.
+"""`resnet-spec build` and `export`: the pipeline into one folder, written whole or not at all.
 
-The steps run in a fixed order, one call each (see `run_build`). Every file is written into a
-hidden staging folder beside the output folder; the last step writes `manifest.json` and swaps
-the staging folder into place with one rename (`resnet_spec.outdir`). A build that fails or is
-killed at any moment therefore leaves either no output folder or the previous complete one.
-torch is imported only by the compile and export steps.
+The steps run in a fixed order, one call each (see `run_build` and `run_export`); deployment
+targets (`--to onnx,openvino,...`) are one more step each, before the last. Every file is
+written into a hidden staging folder beside the output folder; the last step writes
+`manifest.json` and swaps the staging folder into place with one rename
+(`resnet_spec.outdir`). A build that fails or is killed at any moment therefore leaves either
+no output folder or the previous complete one. torch is imported only from the compile step
+on (and, when targets are asked for, to see before any step whether this machine has them).
 """
 
 from __future__ import annotations
@@ -20,6 +22,15 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from resnet_spec.deploy import (
+    DEFAULT_BATCH,
+    TARGETS,
+    BatchRange,
+    TargetUnavailable,
+    check_precision,
+    in_order,
+    trtexec_command,
+)
 from resnet_spec.ir import Graph
 from resnet_spec.loader import load
 from resnet_spec.outdir import (
@@ -36,6 +47,14 @@ from resnet_spec.schema import Spec
 from resnet_spec.version import __version__
 
 STEPS = ("load", "elaborate", "check", "render", "cost", "compile", "export", "write")
+"""The steps of a plain `build`; each target asked for with `--to` adds one before `write`."""
+EXPORT_STEPS = ("load", "elaborate", "check", "cost", "compile", "trace", "write")
+"""The steps of `export`, the targets' steps before `write`."""
+RUNTIMES = {
+    "pt2": (), "onnx": ("onnx", "onnxscript", "onnxruntime"), "openvino": ("openvino",),
+    "tensorrt": ("torch-tensorrt", "tensorrt"), "triton": ("tritonclient",),
+}
+"""The packages whose versions the manifest records for each target."""
 
 StepHook = Callable[[int, int, str, "float | None"], None]
 """Called as each step starts (seconds None) and ends, with its 1-based index, the step count,
@@ -67,6 +86,13 @@ class _Build:
     weights: Path | None
     on_step: StepHook
     on_note: NoteHook
+    steps: tuple[str, ...] = STEPS
+    targets: tuple[str, ...] = ()
+    batch: BatchRange = DEFAULT_BATCH
+    precision: str = "fp32"
+    triton_backend: str = "auto"
+    full: bool = True
+    """A build writes the graph, diagram and summary too; an export only the targets."""
     staging: Path | None = None
     replace: bool = False
     """Whether a folder was at `out` when the build began (only then is one replaced)."""
@@ -74,22 +100,27 @@ class _Build:
     graph: Graph | None = None
     cost: Any = None
     module: Any = None
+    program: Any = None
+    reference: dict[int, Any] = field(default_factory=dict)
+    """The module's outputs at the `.pt2` check batches, reused by the targets' checks."""
+    job: Any = None
+    reports: dict[str, Any] = field(default_factory=dict)
     files: dict[str, str] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     _noted: int = 0
 
     def step(self, name: str, action: Callable[[_Build], None]) -> None:
-        index = STEPS.index(name) + 1
-        self.on_step(index, len(STEPS), name, None)
+        index = self.steps.index(name) + 1
+        self.on_step(index, len(self.steps), name, None)
         start = time.perf_counter()
         try:
             action(self)
         except BaseException:
-            self.on_step(index, len(STEPS), name, -1.0)
+            self.on_step(index, len(self.steps), name, -1.0)
             raise
         self.seconds[name] = time.perf_counter() - start
-        self.on_step(index, len(STEPS), name, self.seconds[name])
+        self.on_step(index, len(self.steps), name, self.seconds[name])
         for line in self.notes[self._noted:]:  # after the step's line, not inside it
             self.on_note(line)
         self._noted = len(self.notes)
@@ -113,18 +144,20 @@ def run_build(
     *,
     seed: int = 0,
     weights: str | os.PathLike[str] | None = None,
+    targets: tuple[str, ...] | list[str] = (),
+    batch: BatchRange = DEFAULT_BATCH,
+    precision: str = "fp32",
+    triton_backend: str = "auto",
     on_step: StepHook | None = None,
     on_note: NoteHook | None = None,
 ) -> BuildResult:
-    """Build `spec` (a path or built-in name) into `out` (default `build/<name>/`)."""
-    b = _Build(
-        ref=os.fspath(spec),
-        out=check_target(Path(out)) if out is not None else None,
-        seed=seed,
-        weights=Path(weights) if weights is not None else None,
-        on_step=on_step or (lambda *_: None),
-        on_note=on_note or (lambda _: None),
-    )
+    """Build `spec` (a path or built-in name) into `out` (default `build/<name>/`), adding
+    the deployment `targets` (`onnx`, `openvino`, `tensorrt`, `triton`; the build always
+    writes `model.pt2`) at `precision`, for batches in `batch`."""
+    chosen = tuple(t for t in in_order(tuple(targets)) if t != "pt2")
+    b = _start(spec, out, seed, weights, chosen, batch, precision, triton_backend,
+               on_step, on_note)
+    b.steps = (*STEPS[:-1], *chosen, STEPS[-1])
     try:
         b.step("load", _load)  # spec, extends merged -> spec.resolved.yaml
         b.step("elaborate", _elaborate)  # graph IR -> graph.json
@@ -133,10 +166,98 @@ def run_build(
         b.step("cost", _cost)  # params, MACs, activations -> summary.md
         b.step("compile", _compile)  # torch module (torch imported here) -> model.safetensors
         b.step("export", _export)  # torch.export, batch dynamic -> model.pt2, checked
+        for name in b.targets:  # each written from that program, loaded back, compared
+            b.step(name, _target_step(name))
         b.step("write", _publish)  # manifest.json; staging folder renamed into place
     finally:
         discard(b.staging)
     return _result(b)
+
+
+def run_export(
+    spec: str | os.PathLike[str],
+    targets: tuple[str, ...] | list[str],
+    out: str | os.PathLike[str] | None = None,
+    *,
+    seed: int = 0,
+    weights: str | os.PathLike[str] | None = None,
+    batch: BatchRange = DEFAULT_BATCH,
+    precision: str = "fp32",
+    triton_backend: str = "auto",
+    on_step: StepHook | None = None,
+    on_note: NoteHook | None = None,
+) -> BuildResult:
+    """Export `spec` to `targets` (any of pt2, onnx, openvino, tensorrt, triton) into `out`
+    (default `build/<name>-<targets>/`): the target files, `spec.resolved.yaml` and the
+    manifest, nothing else."""
+    chosen = in_order(tuple(targets))
+    if not chosen:
+        raise ValueError(f"export needs at least one target: {', '.join(TARGETS)}")
+    b = _start(spec, out, seed, weights, chosen, batch, precision, triton_backend,
+               on_step, on_note)
+    b.steps, b.full = (*EXPORT_STEPS[:-1], *chosen, EXPORT_STEPS[-1]), False
+    try:
+        b.step("load", _load)  # spec, extends merged -> spec.resolved.yaml
+        b.step("elaborate", _elaborate)  # graph IR
+        b.step("check", _check)  # static shape and channel checks; warnings noted
+        b.step("cost", _cost)  # params and MACs for the manifest
+        b.step("compile", _compile)  # torch module (torch imported here)
+        b.step("trace", _trace)  # torch.export, batch dynamic: the one program
+        for name in b.targets:  # each written from that program, loaded back, compared
+            b.step(name, _target_step(name))
+        b.step("write", _publish)  # manifest.json; staging folder renamed into place
+    finally:
+        discard(b.staging)
+    return _result(b)
+
+
+def _start(spec: str | os.PathLike[str], out: str | os.PathLike[str] | None, seed: int,
+           weights: str | os.PathLike[str] | None, targets: tuple[str, ...],
+           batch: BatchRange, precision: str, triton_backend: str,
+           on_step: StepHook | None, on_note: NoteHook | None) -> _Build:
+    """The run's state, after the checks that need no step: the output folder may be
+    written, the options fit the targets, and this machine has what each target needs."""
+    check_precision(targets, precision)
+    b = _Build(
+        ref=os.fspath(spec),
+        out=check_target(Path(out)) if out is not None else None,
+        seed=seed,
+        weights=Path(weights) if weights is not None else None,
+        on_step=on_step or (lambda *_: None),
+        on_note=on_note or (lambda _: None),
+        targets=targets, batch=batch, precision=precision, triton_backend=triton_backend,
+    )
+    _require_targets(b)
+    return b
+
+
+def _require_targets(b: _Build) -> None:
+    """TargetUnavailable, before any step and any file, for the first target this machine
+    cannot build; for TensorRT it also gives the hand-off from the onnx target."""
+    if not b.targets:
+        return
+    from resnet_spec.compiler.targets import target
+
+    for name in b.targets:
+        lacking = target(name).missing()
+        if lacking is None:
+            continue
+        if name == "tensorrt":
+            lacking += ". " + tensorrt_handoff(b.ref, b.batch, b.precision)
+        raise TargetUnavailable(lacking)
+    if b.triton_backend == "tensorrt" and "tensorrt" not in b.targets:
+        raise ValueError("--triton-backend tensorrt packages the engine this build makes: "
+                         "add tensorrt to --to")
+
+
+def tensorrt_handoff(ref: str, batch: BatchRange, precision: str) -> str:
+    """What to run on a GPU machine instead: the onnx export, then trtexec on it."""
+    spec = load(ref)
+    dims = (spec.input.channels, spec.input.height, spec.input.width)
+    command = trtexec_command(dims, batch, "fp16" if precision == "fp16" else "fp32")
+    return (f"Without it, build the same engine on a GPU machine from the onnx target: "
+            f"resnet-spec export {ref} --to onnx --batch {batch}, then in that folder: "
+            f"{command}")
 
 
 # -- the steps ------------------------------------------------------------------------------
@@ -144,7 +265,8 @@ def run_build(
 
 def _load(b: _Build) -> None:
     b.spec = load(b.ref)
-    b.out = check_target(b.out or Path("build") / b.spec.name)
+    default = b.spec.name if b.full else "-".join((b.spec.name, *b.targets))
+    b.out = check_target(b.out or Path("build") / default)
     b.replace = b.out.exists()
     b.staging = open_staging(b.out)
     path = b.write("spec.resolved.yaml", resolved_yaml(b.spec))
@@ -158,7 +280,8 @@ def _elaborate(b: _Build) -> None:
 
     assert b.spec is not None
     b.graph = elaborate_unchecked(b.spec)
-    b.write("graph.json", json.dumps(b.graph.to_json(), indent=2) + "\n")
+    if b.full:
+        b.write("graph.json", json.dumps(b.graph.to_json(), indent=2) + "\n")
 
 
 def _check(b: _Build) -> None:
@@ -187,7 +310,8 @@ def _cost(b: _Build) -> None:
 
     assert b.graph is not None
     b.cost = cost.analyze(b.graph)
-    b.write("summary.md", cost.to_markdown(b.cost))
+    if b.full:
+        b.write("summary.md", cost.to_markdown(b.cost))
 
 
 def _compile(b: _Build) -> None:
@@ -197,15 +321,39 @@ def _compile(b: _Build) -> None:
     from resnet_spec.compiler import compile_graph
     from resnet_spec.compiler.export import save_safetensors
 
-    b.module = compile_graph(b.graph, weights=b.weights, seed=b.seed, for_inference=True)
-    save_safetensors(b.module, b.staged("model.safetensors"))
+    # torchvision-named state for model.safetensors: not the folded `for_inference` module
+    b.module = compile_graph(b.graph, weights=b.weights, seed=b.seed).eval()
+    if b.full:
+        save_safetensors(b.module, b.staged("model.safetensors"))
 
 
 def _export(b: _Build) -> None:
     from resnet_spec.compiler.export import export_pt2
 
     assert b.graph is not None
-    export_pt2(b.module, b.graph, b.staged("model.pt2"))
+    b.program = export_pt2(b.module, b.graph, b.staged("model.pt2"), keep=b.reference)
+
+
+def _trace(b: _Build) -> None:
+    from resnet_spec.compiler.export import export_program
+
+    assert b.graph is not None
+    b.program = export_program(b.module, b.graph)
+
+
+def _target_step(name: str) -> Callable[[_Build], None]:
+    def step(b: _Build) -> None:
+        from resnet_spec.compiler.targets import Job, target
+        from resnet_spec.compiler.targets.check import remember
+
+        if b.job is None:
+            assert b.graph is not None and b.staging is not None
+            b.job = Job(b.graph, b.module, b.program, b.staging, batch=b.batch,
+                        precision=b.precision, triton_backend=b.triton_backend, note=b.note)
+            remember(b.job, b.reference)
+        b.reports[name] = target(name).build(b.job)
+
+    return step
 
 
 def _publish(b: _Build) -> None:
@@ -222,12 +370,13 @@ def _publish(b: _Build) -> None:
 
 
 def manifest(b: _Build) -> dict[str, Any]:
-    """`manifest.json`: versions, inputs, totals, per-step seconds, every file's sha256."""
+    """`manifest.json`: versions, inputs, totals, per-step seconds, every file's sha256, and
+    with targets the batch range, precision and each target's files and check."""
     assert b.staging is not None and b.cost is not None
-    return {
+    data = {
         "name": b.cost.name,
         "spec": b.ref,
-        "versions": _versions(),
+        "versions": _versions(b.targets),
         "seed": b.seed,
         "weights": _weights_entry(b.weights),
         "params": b.cost.params,
@@ -240,18 +389,31 @@ def manifest(b: _Build) -> dict[str, Any]:
         },
         "notes": b.notes,
     }
+    if b.targets:
+        data["batch"] = b.batch.as_json()
+        data["precision"] = b.precision
+        data["targets"] = b.reports
+    return data
 
 
-def _versions() -> dict[str, str]:
-    try:
-        torch_version = metadata.version("torch")
-    except metadata.PackageNotFoundError:
-        torch_version = "unknown"
-    return {
+def _versions(targets: tuple[str, ...] = ()) -> dict[str, str]:
+    versions = {
         "resnet_spec": __version__,
-        "torch": torch_version,
+        "torch": _version("torch") or "unknown",
         "python": platform.python_version(),
     }
+    for package in (p for t in targets for p in RUNTIMES[t]):
+        found = _version(package)
+        if found is not None:
+            versions[package.replace("-", "_")] = found
+    return versions
+
+
+def _version(package: str) -> str | None:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
 
 
 def _weights_entry(weights: Path | None) -> dict[str, str] | None:

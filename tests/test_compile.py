@@ -135,7 +135,7 @@ def test_zero_init_last_norm_starts_each_branch_at_zero(tmp_path: Path) -> None:
 
 def test_device_and_dtype_are_honoured() -> None:
     graph = small_graph("cifar_resnet20")
-    model = compile_graph(graph, dtype=torch.float64, for_inference=True)
+    model = compile_graph(graph, dtype=torch.float64).eval()
     assert not model.training
     assert all(p.dtype == torch.float64 for p in model.parameters())
     assert model.get_submodule("bn1").num_batches_tracked.dtype == torch.int64
@@ -148,11 +148,11 @@ def test_device_and_dtype_are_honoured() -> None:
 @pytest.mark.parametrize("suffix", [".safetensors", ".pt", ".weights"])
 def test_weights_round_trip_through_files(tmp_path: Path, suffix: str) -> None:
     graph = small_graph("cifar_resnet20")
-    model = compile_graph(graph, seed=7, for_inference=True)
+    model = compile_graph(graph, seed=7).eval()
     file = tmp_path / f"w{suffix}"
     state = {k: v.contiguous() for k, v in model.state_dict().items()}
     save_file(state, file) if suffix == ".safetensors" else torch.save(state, file)
-    loaded = resnet_spec.build(graph, weights=file, for_inference=True)
+    loaded = resnet_spec.build(graph, weights=file).eval()
     x = batch(graph)
     assert torch.equal(loaded(x), model(x))
     assert all(p.requires_grad for p in loaded.parameters())

@@ -216,7 +216,7 @@ def _flops(module, shape: tuple[int, ...], device: str) -> int:
 def test_counts_equal_the_compiled_module(costs, name: str) -> None:
     graph = resnet_spec.elaborate(name)
     # on the meta device: the spec's own input size at no memory and no initialization cost
-    module = resnet_spec.build(graph, for_inference=True, device="meta")
+    module = resnet_spec.build(graph, device="meta").eval()
     assert costs[name].params == sum(p.numel() for p in module.parameters())
     assert _flops(module, graph.input_shape, "meta") == 2 * costs[name].macs
 
@@ -225,7 +225,7 @@ def test_counts_equal_the_compiled_module(costs, name: str) -> None:
 def test_counts_equal_a_module_run_on_cpu(name: str) -> None:
     graph = _small(name)
     cost = analyze(graph)
-    module = resnet_spec.build(graph, for_inference=True)
+    module = resnet_spec.build(graph).eval()
     assert cost.params == sum(p.numel() for p in module.parameters())
     assert _flops(module, graph.input_shape, "cpu") == 2 * cost.macs
 

@@ -46,15 +46,21 @@ def test_valid_specs_compile_to_what_the_ir_says(data: dict[str, Any]) -> None:
     for what in _coverage(graph) | _features_used(data):  # --hypothesis-show-statistics
         event(what)
     cost = analyze(graph)
-    module = resnet_spec.build(graph, for_inference=True)
+    module = resnet_spec.build(graph).eval()
     assert sum(p.numel() for p in module.parameters()) == cost.params
     counter = FlopCounterMode(display=False)
+    x = torch.randn(1, *graph.input_shape)
     with counter, torch.no_grad():
-        result = module(torch.randn(1, *graph.input_shape))
+        result = module(x)
     expected = [graph.node(graph.outputs[k]).shape for k in sorted(graph.outputs)]
     assert [tuple(t.shape[1:]) for t in _outputs(result)] == expected
     assert all(bool(torch.isfinite(t).all()) for t in _outputs(result))
     assert counter.get_total_flops() == 2 * cost.macs
+    # the inference passes (folded norms, no dropout, channels_last) compute the same
+    with torch.no_grad():
+        folded = resnet_spec.build(graph, for_inference=True)(x)
+    for want, got in zip(_outputs(result), _outputs(folded), strict=True):
+        torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4 * max(1.0, want.abs().max()))
 
 
 def _coverage(graph: resnet_spec.Graph) -> set[str]:

@@ -64,7 +64,7 @@ def test_torchvision_weights_give_torchvision_outputs(name: str, tmp_path: Path)
     scramble_norms(theirs, 1)
     file = tmp_path / f"{name}.safetensors"
     save_file(theirs.state_dict(), file)
-    ours = resnet_spec.build(name, weights=file, for_inference=True)
+    ours = resnet_spec.build(name, weights=file).eval()
     loaded = resnet_spec.build(name, device="meta")
     loaded.load_state_dict(theirs.state_dict(), strict=True, assign=True)
     x = image()

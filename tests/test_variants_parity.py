@@ -75,7 +75,7 @@ def test_timm_resnetv2_loads_through_the_adapter(tmp_path: Path) -> None:
     source, target = tmp_path / "timm.pt", tmp_path / "ours.safetensors"
     torch.save(theirs.state_dict(), source)
     assert main([str(source), str(target), "--spec", "resnetv2_50"]) == 0
-    built = resnet_spec.build("resnetv2_50", weights=target, for_inference=True)
+    built = resnet_spec.build("resnetv2_50", weights=target).eval()
     with torch.no_grad():
         assert torch.equal(built(x), ours(x))
 

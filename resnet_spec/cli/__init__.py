@@ -27,6 +27,9 @@ EXIT_MISSING = 3
 # `validate` never pays for torch, graphviz or rich.
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "build": ("resnet_spec.cli.build_cmd", "build", "Run the whole pipeline into a folder."),
+    "export": ("resnet_spec.cli.export_cmd", "export",
+               "Deployment files: pt2, onnx, openvino, tensorrt, triton."),
+    "bench": ("resnet_spec.cli.bench_cmd", "bench", "Inference speed of each backend."),
     "validate": ("resnet_spec.cli.validate_cmd", "validate", "Check specs without building."),
     "render": ("resnet_spec.cli.render_cmd", "render", "Draw a diagram (SVG, PNG or DOT)."),
     "summary": ("resnet_spec.cli.summary_cmd", "summary", "Params, MACs, shapes per stage."),

@@ -1,13 +1,26 @@
-"""`resnet-spec build SPEC`: the whole pipeline into one folder (see resnet_spec.pipeline)."""
+"""`resnet-spec build SPEC`: the whole pipeline into one folder (see resnet_spec.pipeline).
+
+Also the options and progress lines that `export` shares with it (`--to`, `--batch`,
+`--precision`, `--triton-backend`).
+"""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
 from resnet_spec import units
+from resnet_spec.deploy import (
+    DEFAULT_BATCH,
+    TARGETS,
+    TRITON_BACKENDS,
+    BatchRange,
+    TargetUnavailable,
+)
 
 
 def _progress(index: int, total: int, name: str, seconds: float | None) -> None:
@@ -24,6 +37,69 @@ def _progress(index: int, total: int, name: str, seconds: float | None) -> None:
 
 def _note(line: str) -> None:
     click.echo(f"      note: {line}", err=True)
+
+
+def parse_targets(ctx: click.Context, param: click.Parameter, value: str | None
+                  ) -> tuple[str, ...]:
+    """`onnx,openvino` -> ("onnx", "openvino"); unknown names are a usage error."""
+    if not value:
+        return ()
+    names = [v.strip() for v in value.split(",") if v.strip()]
+    unknown = [n for n in names if n not in TARGETS]
+    if unknown:
+        raise click.BadParameter(f"unknown target {unknown[0]!r}; choose from "
+                                 f"{', '.join(TARGETS)} (comma-separated)")
+    return tuple(names)
+
+
+def parse_batch(ctx: click.Context, param: click.Parameter, value: str | None) -> BatchRange:
+    if value is None:
+        return DEFAULT_BATCH
+    try:
+        return BatchRange.parse(value)
+    except ValueError as err:
+        raise click.BadParameter(str(err).removeprefix(f"--batch {value!r}: ")) from None
+
+
+def deploy_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """`--batch`, `--precision`, `--triton-backend`, shared by `build --to` and `export`."""
+    for option in reversed([
+        click.option("--batch", "batch", metavar="MIN:OPT:MAX", callback=parse_batch,
+                     help=f"Batch sizes served (default {DEFAULT_BATCH}): TensorRT's "
+                     "profile, Triton's max_batch_size and preferred sizes; onnx and openvino "
+                     "files take any batch."),
+        click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16"]),
+                     default="fp32", show_default=True,
+                     help="Compute precision of openvino (fp32, bf16, fp16) and tensorrt "
+                     "(fp32, fp16); pt2 and onnx files are fp32."),
+        click.option("--triton-backend", type=click.Choice(TRITON_BACKENDS), default="auto",
+                     show_default=True,
+                     help="What the triton target packages; auto = the TensorRT engine when "
+                     "this run builds one, else the ONNX file (onnxruntime)."),
+    ]):
+        command = option(command)
+    return command
+
+
+def run_or_explain(action: Callable[[], Any]) -> Any:
+    """Run `action`; a missing capability becomes exit 3 and a bad option exit 2, one line."""
+    from resnet_spec.cli import CapabilityMissing
+
+    try:
+        return action()
+    except TargetUnavailable as err:
+        raise CapabilityMissing(str(err)) from None
+    except ValueError as err:
+        raise click.UsageError(str(err)) from None
+
+
+def report_result(verb: str, result: Any) -> None:
+    total = sum(result.seconds.values())
+    click.echo(
+        f"{verb} {result.name}: {units.count(result.params)} params, "
+        f"{units.count(result.macs)} MACs -> {result.out}/ "
+        f"({len(result.files) + 1} files, {total:.1f} s)"
+    )
 
 
 @click.command()
@@ -44,27 +120,34 @@ def _note(line: str) -> None:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="A .safetensors or .pt/.pth state_dict to load instead of random weights.",
 )
-def build(spec: str, out: Path | None, seed: int, weights: Path | None) -> None:
+@click.option("--to", "targets", metavar="TARGET,...", callback=parse_targets,
+              help="Deployment targets to add: onnx, openvino, tensorrt, triton "
+              "(comma-separated; see docs/deploy.md).")
+@deploy_options
+def build(spec: str, out: Path | None, seed: int, weights: Path | None,
+          targets: tuple[str, ...], batch: BatchRange, precision: str,
+          triton_backend: str) -> None:
     """Run the whole pipeline on SPEC (a file or built-in name): load, elaborate, check,
-    render, cost, compile, export.
+    render, cost, compile, export, then each --to target.
 
     Writes spec.resolved.yaml, graph.json, diagram.dot, diagram.svg, summary.md,
     model.safetensors, model.pt2 and manifest.json into the output folder, which appears
-    complete or not at all. Progress goes to stderr, one line a step; the closing line
-    (params, MACs, folder) to stdout.
+    complete or not at all; --to adds each target's files (model.onnx, openvino/,
+    model.engine, triton/), each loaded back in its own runtime and compared with the module.
+    Progress goes to stderr, one line a step; the closing line (params, MACs, folder) to
+    stdout. A target this machine cannot build (tensorrt without CUDA) exits 3 before any
+    step.
 
     \b
     Examples:
       resnet-spec build resnet50
       resnet-spec build specs/cifar_resnet20.yaml --out build/c20 --seed 1
       resnet-spec build resnet18 --weights resnet18-f37072fd.safetensors
+      resnet-spec build resnet50 --to onnx,openvino,triton
     """
     from resnet_spec.pipeline import run_build
 
-    result = run_build(spec, out, seed=seed, weights=weights, on_step=_progress, on_note=_note)
-    total = sum(result.seconds.values())
-    click.echo(
-        f"built {result.name}: {units.count(result.params)} params, "
-        f"{units.count(result.macs)} MACs -> {result.out}/ "
-        f"({len(result.files) + 1} files, {total:.1f} s)"
-    )
+    result = run_or_explain(lambda: run_build(
+        spec, out, seed=seed, weights=weights, targets=targets, batch=batch,
+        precision=precision, triton_backend=triton_backend, on_step=_progress, on_note=_note))
+    report_result("built", result)

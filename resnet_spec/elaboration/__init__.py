@@ -10,6 +10,17 @@
     network    `elaborate_unchecked`: input, stem, stages, ending
 """
 
+from resnet_spec.check import verify
 from resnet_spec.elaboration.network import elaborate_unchecked
+from resnet_spec.ir import Graph
+from resnet_spec.schema import Spec
 
-__all__ = ["elaborate_unchecked"]
+__all__ = ["elaborate", "elaborate_unchecked"]
+
+
+def elaborate(spec: Spec) -> Graph:
+    """The checked IR of a validated spec: `SpecError`s at the spec entries responsible,
+    warnings kept in `graph.warnings`."""
+    graph = elaborate_unchecked(spec)
+    verify(graph)
+    return graph

@@ -1,0 +1,105 @@
+"""Inference speed of the deployment backends against torchvision eager (issue 15).
+
+Runs `resnet-spec bench MODEL --json` (each backend alone in its own process) and, in its own
+process with the same protocol (threads, warm-up, median of --runs), torchvision's model in eval
+mode: the anchor. Rounds alternate anchor and bench, so that load from other processes hits
+both alike; each figure is the median over rounds. Target: at batch 1 and 8 the fastest backend
+is at least 1.8x torchvision eager (ResNet-50, fp32, CPU, 2 threads).
+
+    python benchmarks/bench_deploy.py [--model resnet50] [--threads 2] [--runs 20] [--rounds 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+
+TARGET = 1.8
+BACKENDS = "eager,inference,onnxruntime,openvino"
+
+ANCHOR = """
+import json, statistics, sys, time
+import numpy as np, torch, torchvision
+model, batches = sys.argv[1], sys.argv[2]
+runs, warmup, threads = (int(a) for a in sys.argv[3:6])
+torch.set_num_threads(threads)
+net = torchvision.models.get_model(model).eval()
+out = {}
+for batch in map(int, batches.split(",")):
+    shape = (batch, 3, 224, 224)
+    x = torch.from_numpy(np.random.default_rng(batch).standard_normal(shape, dtype=np.float32))
+    times = []
+    with torch.inference_mode():
+        for i in range(warmup + runs):
+            start = time.perf_counter(); net(x); elapsed = time.perf_counter() - start
+            if i >= warmup: times.append(elapsed)
+    out[str(batch)] = statistics.median(times) * 1e3
+print(json.dumps(out))
+"""
+
+
+def run_json(command: list[str], threads: int) -> dict:
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
+    done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(command[:4])} ... failed:\n{done.stderr[-2000:]}")
+    return json.loads(done.stdout)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="resnet50", help="a torchvision model and spec")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--batch", default="1,8")
+    parser.add_argument("--runs", type=int, default=20, help="timed runs per batch (median)")
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=2, help="anchor/bench alternations")
+    parser.add_argument("--backends", default=BACKENDS)
+    args = parser.parse_args()
+    anchor_runs, bench_runs = [], []
+    for _ in range(args.rounds):
+        anchor_runs.append(run_json([sys.executable, "-c", ANCHOR, args.model, args.batch,
+                                     str(args.runs), str(args.warmup), str(args.threads)],
+                                    args.threads))
+        bench_runs.append(run_json([sys.executable, "-m", "resnet_spec", "bench", args.model,
+                                    "--json", "--threads", str(args.threads), "--batch",
+                                    args.batch, "--runs", str(args.runs), "--warmup",
+                                    str(args.warmup), "--backends", args.backends],
+                                   args.threads))
+    report(args, anchor_runs, bench_runs)
+
+
+def report(args: argparse.Namespace, anchor_runs: list[dict], bench_runs: list[dict]) -> None:
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"{args.model}, fp32, {args.threads} threads, median of {args.runs} runs after "
+          f"{args.warmup} warm-up, median over {args.rounds} rounds; load average {load:.2f}")
+    verdicts = []
+    for batch in args.batch.split(","):
+        anchor = statistics.median(run[batch] for run in anchor_runs)
+        print(f"\nbatch {batch}: torchvision eager {anchor:8.2f} ms  (1.00x)")
+        best, best_ratio = None, 0.0
+        for backend in args.backends.split(","):
+            times = [run["backends"][backend]["batches"][batch]["median_ms"]
+                     for run in bench_runs if run["backends"][backend]["status"] == "ok"]
+            if not times:
+                reason = bench_runs[0]["backends"][backend].get("reason", "failed")
+                print(f"  {backend:<12} skipped: {reason}")
+                continue
+            ms = statistics.median(times)
+            ratio = anchor / ms
+            print(f"  {backend:<12} {ms:8.2f} ms  {ratio:5.2f}x torchvision eager")
+            if ratio > best_ratio:
+                best, best_ratio = backend, ratio
+        verdicts.append((batch, best, best_ratio))
+    print()
+    for batch, best, ratio in verdicts:
+        meets = "meets" if ratio >= TARGET else "MISSES"
+        print(f"batch {batch}: fastest {best} at {ratio:.2f}x: {meets} the {TARGET}x target")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,26 @@
+"""Deployment targets: the one exported program written in each runtime's own format.
+
+Every target is one module here with the same two functions: `missing()` (what this machine
+lacks to build it, or None) and `build(job)`, which writes the target's files into
+`job.folder`, loads them back in the target's own runtime, compares them with the torch module
+(`check.py`) and returns the target's manifest entry. No target traces the model again: each
+starts from `job.program`, the `ExportedProgram` the build made and verified once. Names,
+precisions and the batch range are the front end's (`resnet_spec.deploy`).
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+from resnet_spec.compiler.targets.job import Job
+from resnet_spec.deploy import TARGETS
+
+__all__ = ["Job", "target"]
+
+
+def target(name: str) -> ModuleType:
+    """The module of the target `name` (one of `resnet_spec.deploy.TARGETS`)."""
+    if name not in TARGETS:
+        raise ValueError(f"unknown target {name!r}; the targets are {', '.join(TARGETS)}")
+    return importlib.import_module(f"resnet_spec.compiler.targets.{name}")

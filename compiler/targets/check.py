@@ -1,0 +1,153 @@
+"""Does a target's file compute what the torch module computes? Run both, compare, report.
+
+fp32 files must match: max abs error <= 1e-4 x max(1, |output|) at each check batch, else the
+build fails. Reduced-precision files are measured, not judged: their max error and top-1
+agreement with the module on a fixed set of images go in the manifest. NaN or inf in an output
+fails every file, whatever its precision.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from resnet_spec.compiler.export import RELATIVE_TOLERANCE, ExportError, example_input
+from resnet_spec.compiler.targets.job import Job
+
+Runner = Callable[[np.ndarray], dict[str, np.ndarray]]
+"""A loaded target: an image batch in, its outputs by name out."""
+
+REDUCED_SET = 16
+"""Images in the fixed set a reduced-precision file is measured on."""
+
+
+@dataclass
+class CheckResult:
+    """One target's comparison with the module, as the manifest records it."""
+
+    runtime: str
+    precision: str
+    batches: list[int]
+    images: int
+    max_abs_error: float
+    tolerance: float | None
+    """None for reduced precision, which is reported, not judged."""
+    top1_agreement: float | None
+    """Share of images whose arg-max class equals the module's (outputs of shape N x classes)."""
+    passed: bool
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def output_names(graph: Any) -> list[str]:
+    """The model's output names in order: one (`logits`), or a backbone's feature map keys."""
+    return list(graph.outputs)
+
+
+def reference(job: Job, x: np.ndarray) -> dict[str, np.ndarray]:
+    """The torch module's outputs for `x`, by output name; kept for the next target, which
+    is checked on the same fixed images."""
+    import torch
+
+    cache = job.made.setdefault("reference", {})
+    key = _key(x)
+    if key not in cache:
+        with torch.no_grad():
+            cache[key] = named_outputs(job, job.module(torch.from_numpy(x)))
+    return cache[key]
+
+
+def named_outputs(job: Job, out: Any) -> dict[str, np.ndarray]:
+    """A module's output (a tensor, or a backbone's dict) as float32 arrays by output name."""
+    names = output_names(job.graph)
+    tensors = out if isinstance(out, dict) else {names[0]: out}
+    return {name: tensors[name].detach().float().numpy() for name in names}
+
+
+def remember(job: Job, outputs: dict[int, Any]) -> None:
+    """Take the module's outputs at the check batches from the build's own `.pt2` check
+    (`export_pt2(..., keep=)`): the same images, no second forward pass."""
+    cache = job.made.setdefault("reference", {})
+    for batch, out in outputs.items():
+        cache[_key(_images(job, batch))] = named_outputs(job, out)
+
+
+def _key(x: np.ndarray) -> tuple[Any, ...]:
+    return (x.shape, x.tobytes()[:256], float(x.sum()))
+
+
+def check(job: Job, label: str, run: Runner, runtime: str, precision: str | None = None
+          ) -> CheckResult:
+    """Compare `run` with the module; ExportError if an fp32 file differs or any output is not
+    finite. `label` names the file in messages; `precision` is the file's (default the job's)."""
+    precision = precision or job.precision
+    reduced = precision != "fp32"
+    batches = _batches(job, reduced)
+    worst, scale, agree, images = 0.0, 0.0, 0, 0
+    for batch, x in batches:
+        want, got = reference(job, x), _outputs(run, x, job, label, batch)
+        for name, expected in want.items():
+            _require_finite(got[name], label, name, batch)
+            worst = max(worst, float(np.abs(expected - got[name]).max()))
+            scale = max(scale, float(np.abs(expected).max()))
+        agree += _top1_matches(want, got)
+        images += batch
+    tolerance = None if reduced else RELATIVE_TOLERANCE * max(1.0, scale)
+    if tolerance is not None and not worst <= tolerance:
+        raise ExportError(f"{label}: its outputs differ from the module's by {worst:.3g} "
+                          f"(allowed {tolerance:.3g}); the file is not kept")
+    classes = _has_logits(job)
+    return CheckResult(runtime, precision, sorted({b for b, _ in batches}), images, worst,
+                       tolerance, agree / images if classes else None, True)
+
+
+def _batches(job: Job, reduced: bool) -> list[tuple[int, np.ndarray]]:
+    """The check batches; for reduced precision, a fixed set of about REDUCED_SET images cut
+    into batches of the larger check size."""
+    sizes = job.batch.check_batches()
+    if not reduced:
+        return [(b, _images(job, b)) for b in sizes]
+    step = sizes[-1]
+    count = max(step, REDUCED_SET // step * step)
+    images = _images(job, count)
+    return [(step, np.ascontiguousarray(images[i:i + step])) for i in range(0, count, step)]
+
+
+def _images(job: Job, batch: int) -> np.ndarray:
+    """A fixed pseudo-random batch (the same for the same size) as float32 NCHW."""
+    return example_input(job.graph, batch, job.module).float().contiguous().numpy()
+
+
+def _outputs(run: Runner, x: np.ndarray, job: Job, label: str, batch: int
+             ) -> dict[str, np.ndarray]:
+    got = run(x)
+    for name in output_names(job.graph):
+        expected_shape = (batch, *job.graph.node(job.graph.outputs[name]).shape)
+        if name not in got or tuple(got[name].shape) != expected_shape:
+            shape = tuple(got[name].shape) if name in got else "missing"
+            raise ExportError(f"{label}: at batch {batch} output {name!r} is {shape}, "
+                              f"expected {expected_shape}")
+    return {name: np.asarray(value, dtype=np.float32) for name, value in got.items()}
+
+
+def _require_finite(values: np.ndarray, label: str, name: str, batch: int) -> None:
+    if not np.isfinite(values).all():
+        raise ExportError(f"{label}: at batch {batch} output {name!r} holds NaN or inf")
+
+
+def _has_logits(job: Job) -> bool:
+    names = output_names(job.graph)
+    return len(names) == 1 and len(job.graph.node(job.graph.outputs[names[0]]).shape) == 1
+
+
+def _top1_matches(want: dict[str, np.ndarray], got: dict[str, np.ndarray]) -> int:
+    if len(want) != 1:
+        return 0
+    (name, expected), = want.items()
+    if expected.ndim != 2:
+        return 0
+    return int((expected.argmax(axis=1) == got[name].argmax(axis=1)).sum())

@@ -1,0 +1,47 @@
+"""What every target is handed: the program, the module it came from, the folder, the options."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from resnet_spec.deploy import DEFAULT_BATCH, BatchRange
+from resnet_spec.ir import Graph
+from resnet_spec.outdir import write_file
+
+
+@dataclass
+class Job:
+    """The inputs of the targets of one build, and what earlier targets left for later ones."""
+
+    graph: Graph
+    module: Any
+    """The eval-mode torch module the program was exported from: the reference outputs."""
+    program: Any
+    """The `torch.export.ExportedProgram`, batch dynamic, exported once by the build."""
+    folder: Path
+    """Where the files go (the build's staging folder)."""
+    batch: BatchRange = DEFAULT_BATCH
+    precision: str = "fp32"
+    triton_backend: str = "auto"
+    note: Callable[[str], None] = lambda line: None
+    made: dict[str, Any] = field(default_factory=dict)
+    """What a target made that a later one reuses (`onnx` -> the model.onnx bytes' path)."""
+
+    @property
+    def name(self) -> str:
+        return self.graph.name
+
+    @property
+    def input_dims(self) -> tuple[int, ...]:
+        """The input's shape without the batch: (C, H, W)."""
+        return tuple(self.graph.input_shape)
+
+    def write(self, relative: str, data: bytes | memoryview) -> Path:
+        """Write a file at `relative` below the folder (its folders created)."""
+        path = self.folder / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_file(path, data)
+        return path

@@ -1,0 +1,180 @@
+"""`resnet-spec bench SPEC`: inference latency of each backend, each alone in its own process.
+
+This process never imports torch or a runtime: it starts `python -m resnet_spec.compiler.bench`
+once to prepare the files and once per backend, reads one JSON line from each, and prints the
+table (or `--json`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import click
+
+BACKENDS = ("eager", "inference", "compile", "onnxruntime", "openvino", "tensorrt")
+FILE_BACKENDS = ("onnxruntime", "openvino")
+TIMEOUT_S = 3600
+"""A backend process still running after this long is stopped and reported as failed."""
+
+
+def _names(ctx: click.Context, param: click.Parameter, value: str) -> tuple[str, ...]:
+    names = tuple(dict.fromkeys(v.strip() for v in value.split(",") if v.strip()))
+    unknown = [n for n in names if n not in BACKENDS]
+    if unknown or not names:
+        raise click.BadParameter(f"unknown backend {unknown[0]!r}; choose from "
+                                 f"{', '.join(BACKENDS)}" if unknown else "name one backend")
+    return names
+
+
+def _sizes(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int, ...]:
+    try:
+        sizes = tuple(dict.fromkeys(int(v) for v in value.split(",") if v.strip()))
+    except ValueError:
+        sizes = ()
+    if not sizes or min(sizes) < 1:
+        raise click.BadParameter(f"{value!r}: expected batch sizes such as 1,8")
+    return sizes
+
+
+def _cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+
+def _worker(args: dict[str, Any], threads: int) -> dict[str, Any]:
+    """Run one bench process; its JSON, or {"status": "failed", "reason": last stderr line}."""
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+    try:
+        done = subprocess.run([sys.executable, "-m", "resnet_spec.compiler.bench",
+                               json.dumps(args)], capture_output=True, text=True, env=env,
+                              timeout=TIMEOUT_S, check=False)
+    except subprocess.TimeoutExpired:
+        return {"status": "failed", "reason": f"still running after {TIMEOUT_S} s"}
+    lines = done.stdout.strip().splitlines()
+    if done.returncode != 0 or not lines:
+        errors = [line for line in done.stderr.strip().splitlines() if line.strip()]
+        return {"status": "failed", "reason": errors[-1] if errors else
+                f"exited {done.returncode}"}
+    return json.loads(lines[-1])
+
+
+@click.command()
+@click.argument("spec", metavar="SPEC")
+@click.option("--batch", "batches", default="1,8", show_default=True, callback=_sizes,
+              help="Batch sizes, comma-separated.")
+@click.option("--backends", default=",".join(BACKENDS), show_default=True, callback=_names,
+              help="Backends to time, comma-separated.")
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="Threads for every runtime (default: the cores this process may use).")
+@click.option("--runs", type=click.IntRange(min=1), default=20, show_default=True,
+              help="Timed runs per batch size (the median is reported).")
+@click.option("--warmup", type=click.IntRange(min=1), default=3, show_default=True,
+              help="Untimed runs first (torch.compile compiles in the first).")
+@click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16"]), default="fp32",
+              show_default=True, help="openvino's and tensorrt's precision; the torch "
+              "backends and onnxruntime run fp32.")
+@click.option("--weights", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A state_dict file to load instead of random weights.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Seed of the random initialization.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
+def bench(spec: str, batches: tuple[int, ...], backends: tuple[str, ...], threads: int | None,
+          runs: int, warmup: int, precision: str, weights: Path | None, seed: int,
+          as_json: bool) -> None:
+    """Time SPEC's inference on each backend: latency, images/s, speedup against eager.
+
+    Each backend runs alone in its own process (two runtimes' thread pools in one process
+    fight over the cores), with --threads applied to every runtime; after --warmup untimed
+    runs, the median of --runs timed runs is reported. Backends this machine cannot run are
+    listed with the reason; the fastest at each batch size is named.
+
+    \b
+    eager        the compiled module in eval mode (what torchvision runs)
+    inference    build(for_inference=True): norms folded, dropout dropped, channels_last
+    compile      torch.compile of the inference module
+    onnxruntime  the onnx target in onnxruntime (all graph optimizations)
+    openvino     the openvino target on the CPU, --precision explicit
+    tensorrt     a TensorRT engine (CUDA and torch-tensorrt)
+
+    \b
+    Examples:
+      resnet-spec bench resnet50 --threads 2
+      resnet-spec bench resnet50 --backends eager,onnxruntime --batch 1,8,32 --json
+      resnet-spec bench resnet50 --backends eager,tensorrt --precision fp16 --batch 64
+    """
+    from resnet_spec.loader import load
+
+    name = load(spec).name  # a bad spec fails here, before any process starts
+    threads = threads or _cores()
+    with tempfile.TemporaryDirectory(prefix="resnet-spec-bench-") as folder:
+        _say(as_json, f"preparing {name}: weights"
+             + "".join(f", {b} files" for b in backends if b in FILE_BACKENDS))
+        prepared = _worker({"command": "prepare", "spec": spec, "folder": folder,
+                            "weights": os.fspath(weights) if weights else None, "seed": seed,
+                            "backends": list(backends), "precision": precision}, threads)
+        if prepared.get("status") == "failed":
+            raise click.ClickException(f"preparing {name} failed: {prepared['reason']}")
+        results = {}
+        for backend in backends:
+            _say(as_json, f"timing {backend} ...")
+            results[backend] = _worker({
+                "command": "run", "backend": backend, "folder": folder,
+                "batches": list(batches), "runs": runs, "warmup": warmup, "threads": threads,
+                "precision": precision, "input": prepared["input"]}, threads)
+            results[backend].pop("backend", None)
+    report = _report(name, spec, batches, threads, runs, warmup, precision, results,
+                     prepared["checks"])
+    click.echo(json.dumps(report, indent=2) if as_json else _table(report))
+
+
+def _say(quiet: bool, line: str) -> None:
+    if not quiet:
+        click.echo(line, err=True)
+
+
+def _report(name: str, spec: str, batches: tuple[int, ...], threads: int, runs: int,
+            warmup: int, precision: str, results: dict[str, Any], checks: dict[str, Any]
+            ) -> dict[str, Any]:
+    """The figures with speedups against eager, and the fastest backend at each batch."""
+    eager = results.get("eager", {})
+    fastest: dict[str, str | None] = {}
+    for batch in map(str, batches):
+        base = eager.get("batches", {}).get(batch, {}).get("median_ms")
+        timed = {b: r["batches"][batch] for b, r in results.items() if r["status"] == "ok"}
+        for figures in timed.values():
+            figures["speedup"] = base / figures["median_ms"] if base else None
+        fastest[batch] = min(timed, key=lambda b: timed[b]["median_ms"]) if timed else None
+    return {"name": name, "spec": spec, "batches": list(batches), "threads": threads,
+            "runs": runs, "warmup": warmup, "precision": precision,
+            "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+            "backends": results, "fastest": fastest, "checks": checks}
+
+
+def _table(report: dict[str, Any]) -> str:
+    head = (f"{report['name']}: {report['threads']} threads, median of {report['runs']} runs "
+            f"after {report['warmup']} warm-up, precision {report['precision']}")
+    rows = [head, "", f"{'backend':<12} {'batch':>5} {'latency':>11} {'images/s':>9} "
+            f"{'vs eager':>8}"]
+    for backend, result in report["backends"].items():
+        if result["status"] != "ok":
+            rows.append(f"{backend:<12} {result['status']}: {result['reason']}")
+            continue
+        for batch, f in result["batches"].items():
+            speedup = f"{f['speedup']:.2f}x" if f.get("speedup") else "-"
+            rows.append(f"{backend:<12} {batch:>5} {f['median_ms']:8.2f} ms "
+                        f"{f['images_per_s']:9.1f} {speedup:>8}")
+    rows.append("")
+    for batch, best in report["fastest"].items():
+        if best is not None:
+            speedup = report["backends"][best]["batches"][batch].get("speedup")
+            against = f" ({speedup:.2f}x eager)" if speedup else ""
+            rows.append(f"fastest at batch {batch}: {best}{against}")
+    load = report.get("load_average")
+    if load:
+        rows.append(f"load average during the run: {load[0]:.2f}")
+    return "\n".join(rows)

@@ -1,0 +1,64 @@
+"""`resnet-spec export SPEC --to TARGET`: deployment files only, written whole or not at all."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from resnet_spec.cli.build_cmd import (
+    _note,
+    _progress,
+    deploy_options,
+    parse_targets,
+    report_result,
+    run_or_explain,
+)
+from resnet_spec.deploy import BatchRange
+
+
+@click.command()
+@click.argument("spec", metavar="SPEC")
+@click.option("--to", "targets", metavar="TARGET,...", required=True, callback=parse_targets,
+              help="pt2, onnx, openvino, tensorrt or triton (several comma-separated).")
+@click.option(
+    "--out", type=click.Path(file_okay=False, path_type=Path),
+    help="Output folder; default build/<name>-<targets>/. Must be new, empty or an earlier "
+    "build's or export's folder (replaced whole, only when the export succeeds).",
+)
+@click.option(
+    "--weights", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A .safetensors or .pt/.pth state_dict to load instead of random weights.",
+)
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Seed of the random initialization (ignored with --weights).")
+@deploy_options
+def export(spec: str, targets: tuple[str, ...], out: Path | None, weights: Path | None,
+           seed: int, batch: BatchRange, precision: str, triton_backend: str) -> None:
+    """Export SPEC (a file or built-in name) for deployment: compile it, trace it once with
+    torch.export, write each target from that program, load each back in its own runtime
+    and compare it with the module at two batch sizes.
+
+    \b
+    pt2       model.pt2 (torch.export program, batch dynamic)
+    onnx      model.onnx (batch dynamic; checked with onnxruntime)
+    openvino  openvino/model.xml + model.bin (checked with OpenVINO on the CPU)
+    tensorrt  model.trt.ep + model.engine (needs CUDA and torch-tensorrt; else exit 3)
+    triton    triton/<name>/config.pbtxt + triton/<name>/1/<model file>
+
+    The folder also holds spec.resolved.yaml and manifest.json (every file's sha256, each
+    target's check, runtime versions). See docs/deploy.md.
+
+    \b
+    Examples:
+      resnet-spec export resnet50 --to onnx
+      resnet-spec export resnet50 --to openvino --precision bf16
+      resnet-spec export resnet50 --to triton --batch 1:16:64 --out models/
+      resnet-spec export resnet50 --to tensorrt --precision fp16   # on a GPU machine
+    """
+    from resnet_spec.pipeline import run_export
+
+    result = run_or_explain(lambda: run_export(
+        spec, targets, out, seed=seed, weights=weights, batch=batch, precision=precision,
+        triton_backend=triton_backend, on_step=_progress, on_note=_note))
+    report_result("exported", result)

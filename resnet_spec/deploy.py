@@ -1,0 +1,113 @@
+"""The deployment targets as the front end knows them: names, precisions, the batch range and
+the `trtexec` hand-off. No torch here: the CLI checks `--to`, `--precision` and `--batch`, and
+says what a missing target needs, before anything heavy is imported. The targets themselves
+are `resnet_spec.compiler.targets`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+TARGETS = ("pt2", "onnx", "openvino", "tensorrt", "triton")
+"""Every target, in the order a build writes them (triton packages what the others made)."""
+
+PRECISIONS: dict[str, tuple[str, ...]] = {
+    "pt2": ("fp32",),
+    "onnx": ("fp32",),
+    "openvino": ("fp32", "bf16", "fp16"),
+    "tensorrt": ("fp32", "fp16"),
+    "triton": ("fp32", "bf16", "fp16"),  # whatever the backend it packages takes
+}
+TRITON_BACKENDS = ("auto", "onnxruntime", "openvino", "tensorrt")
+
+INPUT_NAME = "images"
+"""The input's name in every deployed format (ONNX, OpenVINO, TensorRT, Triton)."""
+ONNX_FILE = "model.onnx"
+ENGINE_FILE = "model.engine"
+
+
+class TargetUnavailable(Exception):
+    """A target needs something this machine lacks (a package, a GPU); the message says what
+    and how to get it."""
+
+
+@dataclass(frozen=True)
+class BatchRange:
+    """The batch sizes a deployed model serves: TensorRT's min/opt/max profile, Triton's
+    `max_batch_size` and preferred batches. ONNX and OpenVINO files take any batch."""
+
+    min: int = 1
+    opt: int = 8
+    max: int = 32
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.min <= self.opt <= self.max:
+            raise ValueError(f"--batch {self}: need 1 <= MIN <= OPT <= MAX")
+
+    def __str__(self) -> str:
+        return f"{self.min}:{self.opt}:{self.max}"
+
+    @classmethod
+    def parse(cls, text: str) -> BatchRange:
+        """`MIN:OPT:MAX` (`1:8:32`), or one number for a fixed batch."""
+        parts = text.split(":")
+        if len(parts) not in (1, 3) or not all(p.strip().isdigit() for p in parts):
+            raise ValueError(f"--batch {text!r}: expected MIN:OPT:MAX such as 1:8:32, "
+                             "or one batch size")
+        numbers = [int(p) for p in parts]
+        return cls(*(numbers * 3 if len(numbers) == 1 else numbers))
+
+    def check_batches(self) -> tuple[int, ...]:
+        """The batch sizes a target is compared at: the smallest, and 3 (or the nearest size
+        in range that differs); one when the range holds one size."""
+        second = min(max(3, self.min), self.max)
+        if second == self.min:
+            second = self.max
+        return (self.min,) if second == self.min else (self.min, second)
+
+    def as_json(self) -> dict[str, int]:
+        return {"min": self.min, "opt": self.opt, "max": self.max}
+
+
+DEFAULT_BATCH = BatchRange()
+
+
+def in_order(names: list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    """`names` without repeats, in build order; ValueError naming an unknown one."""
+    unknown = [n for n in names if n not in TARGETS]
+    if unknown:
+        raise ValueError(f"unknown target {unknown[0]!r}; the targets are {', '.join(TARGETS)}")
+    return tuple(n for n in TARGETS if n in names)
+
+
+def check_precision(names: tuple[str, ...], precision: str) -> None:
+    """ValueError unless `precision` means something for `names`: every target with a
+    precision setting must take it, and one at least must when it is not fp32. (pt2 and onnx
+    files are fp32 whatever is asked; they sit beside reduced-precision targets.)"""
+    tunable = [n for n in names if len(PRECISIONS[n]) > 1]
+    for name in tunable:
+        if precision not in PRECISIONS[name]:
+            raise ValueError(f"--to {name} takes --precision {', '.join(PRECISIONS[name])}; "
+                             f"not {precision}")
+    if precision != "fp32" and not tunable:
+        raise ValueError(f"--precision {precision} applies to openvino and tensorrt (and "
+                         f"triton); {', '.join(names)} files are fp32")
+
+
+def trtexec_command(input_dims: tuple[int, ...], batch: BatchRange, precision: str = "fp32",
+                    onnx: str = ONNX_FILE, engine: str = ENGINE_FILE) -> str:
+    """The shell command that builds the TensorRT engine of the `onnx` target on a GPU machine.
+
+    TensorRT 11 is strongly typed (no `--fp16` flag): an fp16 engine is built from an fp16
+    ONNX graph, which NVIDIA's ModelOpt AutoCast makes (inputs and outputs kept fp32).
+    """
+    dims = "x".join(str(d) for d in input_dims)
+    shapes = " ".join(f"--{kind}Shapes={INPUT_NAME}:{size}x{dims}"
+                      for kind, size in (("min", batch.min), ("opt", batch.opt),
+                                         ("max", batch.max)))
+    if precision == "fp16":
+        half = onnx.removesuffix(".onnx") + ".fp16.onnx"
+        return (f"python -m modelopt.onnx.autocast --onnx_path {onnx} --output_path {half} "
+                f"--low_precision_type fp16 --keep_io_types && "
+                f"trtexec --onnx={half} {shapes} --saveEngine={engine}")
+    return f"trtexec --onnx={onnx} {shapes} --saveEngine={engine}"
