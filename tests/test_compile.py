@@ -3,7 +3,6 @@ weights files and their errors."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,14 +19,7 @@ SMALL = 32
 """Inputs are cut to at most this size, so that every spec runs in a fraction of a second."""
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> Iterator[None]:
-    """Tiny tensors gain nothing from threads, and on a busy 2-core machine OpenMP's waiting
-    for a descheduled worker makes each op take milliseconds."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def small_graph(path: Path | str, size: int = SMALL) -> resnet_spec.Graph:

@@ -4,7 +4,6 @@ FlopCounterMode) twice the IR's MACs. Budget: fixed in CI, RESNET_SPEC_FUZZ_EXAM
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -20,14 +19,7 @@ from resnet_spec.loader import validate
 from resnet_spec.schema import BlockKind, Shortcut, StemKind
 from resnet_spec.yaml_source import parse_text
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> Iterator[None]:
-    """Tiny tensors: threads only add waiting on a busy machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _from_yaml(data: dict[str, Any]) -> resnet_spec.Spec:

@@ -4,7 +4,6 @@ stochastic depth's rate in training and identity in eval."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,12 +19,7 @@ torchvision = pytest.importorskip("torchvision")
 TIMM_VARIANTS = ["resnet50c", "resnet50d", "seresnet50", "seresnext50_32x4d"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def timm_model(name: str, seed: int, **kwargs: object) -> torch.nn.Module:
