@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import io
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from safetensors.torch import save
 
@@ -116,28 +118,40 @@ def load_pt2(path: str | os.PathLike[str]) -> Any:
 
 def _compare(module: torch.nn.Module, loaded: Any, x: torch.Tensor, path: Any) -> Any:
     """The module's output for `x`, after checking the loaded program's against it."""
+    batch = x.shape[0]
     with torch.no_grad():
         output = module(x)
-        expected, got = _flat(output), _flat(loaded(x))
-    if [e.shape for e in expected] != [g.shape for g in got]:
-        raise ExportError(f"{path}: at batch {x.shape[0]} the program's output shapes differ")
-    for e, g in zip(expected, got, strict=True):
-        if not bool(torch.isfinite(g).all()):
-            raise ExportError(f"{path}: at batch {x.shape[0]} the program's outputs hold NaN "
-                              "or inf")
-        # relative to the output's scale: random-init logits of deep nets can be large
-        tolerance = RELATIVE_TOLERANCE * max(1.0, float(e.abs().max()))
-        # `not <=`: a NaN difference compares False both ways and must fail
-        if not float((e - g).abs().max()) <= tolerance:
-            raise ExportError(f"{path}: at batch {x.shape[0]} the program's outputs differ "
-                              "from the module's")
+        expected, got = _by_name(output), _by_name(loaded(x))
+    if {k: v.shape for k, v in expected.items()} != {k: v.shape for k, v in got.items()}:
+        raise ExportError(f"{path}: at batch {batch} the program's output shapes differ")
+    judge_fp32(*max_error(expected, got, str(path), batch), str(path))
     return output
 
 
-def _flat(output: Any) -> list[torch.Tensor]:
-    """A module's outputs as a list: a tensor, or a backbone's `{stage: tensor}` by key."""
-    if isinstance(output, dict):
-        return [output[key] for key in sorted(output)]
-    if isinstance(output, list | tuple):
-        return list(output)
-    return [output]
+def _by_name(output: Any) -> dict[str, Any]:
+    """A module's outputs as float32 arrays by name: a tensor, or a backbone's dict."""
+    tensors = output if isinstance(output, dict) else {"output": output}
+    return {name: t.detach().float().cpu().numpy() for name, t in tensors.items()}
+
+
+def max_error(expected: Mapping[str, np.ndarray], got: Mapping[str, np.ndarray], label: str,
+              batch: int) -> tuple[float, float]:
+    """The largest absolute difference over the outputs, and the largest |expected| (the
+    outputs' scale); ExportError where an output of `got` holds NaN or inf."""
+    worst = scale = 0.0
+    for name, want in expected.items():
+        if not np.isfinite(got[name]).all():
+            raise ExportError(f"{label}: at batch {batch} output {name!r} holds NaN or inf")
+        worst = max(worst, float(np.abs(want - got[name]).max()))
+        scale = max(scale, float(np.abs(want).max()))
+    return worst, scale
+
+
+def judge_fp32(worst: float, scale: float, label: str) -> float:
+    """The tolerance of an fp32 file, RELATIVE_TOLERANCE x max(1, scale) (random-init logits
+    of deep nets can be large); ExportError if `worst` passes it."""
+    tolerance = RELATIVE_TOLERANCE * max(1.0, scale)
+    if not worst <= tolerance:  # `not <=`: a NaN compares False both ways and must fail
+        raise ExportError(f"{label}: its outputs differ from the module's by {worst:.3g} "
+                          f"(allowed {tolerance:.3g}); the file is not kept")
+    return tolerance

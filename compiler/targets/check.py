@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from resnet_spec.compiler.export import RELATIVE_TOLERANCE, ExportError, example_input
+from resnet_spec.compiler.export import ExportError, example_input, judge_fp32, max_error
 from resnet_spec.compiler.targets.job import Job
 
 Runner = Callable[[np.ndarray], dict[str, np.ndarray]]
@@ -90,16 +90,11 @@ def check(job: Job, label: str, run: Runner, runtime: str, precision: str | None
     worst, scale, agree, images = 0.0, 0.0, 0, 0
     for batch, x in batches:
         want, got = reference(job, x), _outputs(run, x, job, label, batch)
-        for name, expected in want.items():
-            _require_finite(got[name], label, name, batch)
-            worst = max(worst, float(np.abs(expected - got[name]).max()))
-            scale = max(scale, float(np.abs(expected).max()))
+        error, size = max_error(want, got, label, batch)
+        worst, scale = max(worst, error), max(scale, size)
         agree += _top1_matches(want, got)
         images += batch
-    tolerance = None if reduced else RELATIVE_TOLERANCE * max(1.0, scale)
-    if tolerance is not None and not worst <= tolerance:
-        raise ExportError(f"{label}: its outputs differ from the module's by {worst:.3g} "
-                          f"(allowed {tolerance:.3g}); the file is not kept")
+    tolerance = None if reduced else judge_fp32(worst, scale, label)
     classes = _has_logits(job)
     return CheckResult(runtime, precision, sorted({b for b, _ in batches}), images, worst,
                        tolerance, agree / images if classes else None, True)
@@ -132,11 +127,6 @@ def _outputs(run: Runner, x: np.ndarray, job: Job, label: str, batch: int
             raise ExportError(f"{label}: at batch {batch} output {name!r} is {shape}, "
                               f"expected {expected_shape}")
     return {name: np.asarray(value, dtype=np.float32) for name, value in got.items()}
-
-
-def _require_finite(values: np.ndarray, label: str, name: str, batch: int) -> None:
-    if not np.isfinite(values).all():
-        raise ExportError(f"{label}: at batch {batch} output {name!r} holds NaN or inf")
 
 
 def _has_logits(job: Job) -> bool:
