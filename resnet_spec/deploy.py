@@ -26,6 +26,10 @@ ONNX_FILE = "model.onnx"
 ENGINE_FILE = "model.engine"
 
 
+class OptionError(ValueError):
+    """Deployment options that do not fit together or the targets asked for (a usage error)."""
+
+
 class TargetUnavailable(Exception):
     """A target needs something this machine lacks (a package, a GPU); the message says what
     and how to get it."""
@@ -42,7 +46,7 @@ class BatchRange:
 
     def __post_init__(self) -> None:
         if not 1 <= self.min <= self.opt <= self.max:
-            raise ValueError(f"--batch {self}: need 1 <= MIN <= OPT <= MAX")
+            raise OptionError(f"--batch {self}: need 1 <= MIN <= OPT <= MAX")
 
     def __str__(self) -> str:
         return f"{self.min}:{self.opt}:{self.max}"
@@ -52,7 +56,7 @@ class BatchRange:
         """`MIN:OPT:MAX` (`1:8:32`), or one number for a fixed batch."""
         parts = text.split(":")
         if len(parts) not in (1, 3) or not all(p.strip().isdigit() for p in parts):
-            raise ValueError(f"--batch {text!r}: expected MIN:OPT:MAX such as 1:8:32, "
+            raise OptionError(f"--batch {text!r}: expected MIN:OPT:MAX such as 1:8:32, "
                              "or one batch size")
         numbers = [int(p) for p in parts]
         return cls(*(numbers * 3 if len(numbers) == 1 else numbers))
@@ -73,24 +77,24 @@ DEFAULT_BATCH = BatchRange()
 
 
 def in_order(names: list[str] | tuple[str, ...]) -> tuple[str, ...]:
-    """`names` without repeats, in build order; ValueError naming an unknown one."""
+    """`names` without repeats, in build order; OptionError naming an unknown one."""
     unknown = [n for n in names if n not in TARGETS]
     if unknown:
-        raise ValueError(f"unknown target {unknown[0]!r}; the targets are {', '.join(TARGETS)}")
+        raise OptionError(f"unknown target {unknown[0]!r}; the targets are {', '.join(TARGETS)}")
     return tuple(n for n in TARGETS if n in names)
 
 
 def check_precision(names: tuple[str, ...], precision: str) -> None:
-    """ValueError unless `precision` means something for `names`: every target with a
+    """OptionError unless `precision` means something for `names`: every target with a
     precision setting must take it, and one at least must when it is not fp32. (pt2 and onnx
     files are fp32 whatever is asked; they sit beside reduced-precision targets.)"""
     tunable = [n for n in names if len(PRECISIONS[n]) > 1]
     for name in tunable:
         if precision not in PRECISIONS[name]:
-            raise ValueError(f"--to {name} takes --precision {', '.join(PRECISIONS[name])}; "
+            raise OptionError(f"--to {name} takes --precision {', '.join(PRECISIONS[name])}; "
                              f"not {precision}")
     if precision != "fp32" and not tunable:
-        raise ValueError(f"--precision {precision} applies to openvino and tensorrt (and "
+        raise OptionError(f"--precision {precision} applies to openvino and tensorrt (and "
                          f"triton); {', '.join(names)} files are fp32")
 
 

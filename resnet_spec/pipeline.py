@@ -1,7 +1,7 @@
 """`resnet-spec build` and `export`: the pipeline into one folder, written whole or not at all.
 
-The steps run in a fixed order, one call each (see `run_build` and `run_export`); deployment
-targets (`--to onnx,openvino,...`) are one more step each, before the last. Every file is
+The steps run in a fixed order (`STEPS`, `EXPORT_STEPS`), one action each (`STEP_ACTIONS`);
+deployment targets (`--to onnx,openvino,...`) are one more step each, before the last. Every file is
 written into a hidden staging folder beside the output folder; the last step writes
 `manifest.json` and swaps the staging folder into place with one rename
 (`resnet_spec.outdir`). A build that fails or is killed at any moment therefore leaves either
@@ -26,6 +26,7 @@ from resnet_spec.deploy import (
     DEFAULT_BATCH,
     TARGETS,
     BatchRange,
+    OptionError,
     TargetUnavailable,
     check_precision,
     in_order,
@@ -157,21 +158,7 @@ def run_build(
     chosen = tuple(t for t in in_order(tuple(targets)) if t != "pt2")
     b = _start(spec, out, seed, weights, chosen, batch, precision, triton_backend,
                on_step, on_note)
-    b.steps = (*STEPS[:-1], *chosen, STEPS[-1])
-    try:
-        b.step("load", _load)  # spec, extends merged -> spec.resolved.yaml
-        b.step("elaborate", _elaborate)  # graph IR -> graph.json
-        b.step("check", _check)  # static shape and channel checks; warnings noted
-        b.step("render", _render)  # blocks-level diagram.dot (+ diagram.svg)
-        b.step("cost", _cost)  # params, MACs, activations -> summary.md
-        b.step("compile", _compile)  # torch module (torch imported here) -> model.safetensors
-        b.step("export", _export)  # torch.export, batch dynamic -> model.pt2, checked
-        for name in b.targets:  # each written from that program, loaded back, compared
-            b.step(name, _target_step(name))
-        b.step("write", _publish)  # manifest.json; staging folder renamed into place
-    finally:
-        discard(b.staging)
-    return _result(b)
+    return _run(b, (*STEPS[:-1], *chosen, STEPS[-1]))
 
 
 def run_export(
@@ -192,20 +179,20 @@ def run_export(
     manifest, nothing else."""
     chosen = in_order(tuple(targets))
     if not chosen:
-        raise ValueError(f"export needs at least one target: {', '.join(TARGETS)}")
+        raise OptionError(f"export needs at least one target: {', '.join(TARGETS)}")
     b = _start(spec, out, seed, weights, chosen, batch, precision, triton_backend,
                on_step, on_note)
-    b.steps, b.full = (*EXPORT_STEPS[:-1], *chosen, EXPORT_STEPS[-1]), False
+    b.full = False
+    return _run(b, (*EXPORT_STEPS[:-1], *chosen, EXPORT_STEPS[-1]))
+
+
+def _run(b: _Build, steps: tuple[str, ...]) -> BuildResult:
+    """Run the named steps in order (`STEP_ACTIONS`; a target's name runs that target); the
+    staging folder is removed whatever happens, after the last step has moved it into place."""
+    b.steps = steps
     try:
-        b.step("load", _load)  # spec, extends merged -> spec.resolved.yaml
-        b.step("elaborate", _elaborate)  # graph IR
-        b.step("check", _check)  # static shape and channel checks; warnings noted
-        b.step("cost", _cost)  # params and MACs for the manifest
-        b.step("compile", _compile)  # torch module (torch imported here)
-        b.step("trace", _trace)  # torch.export, batch dynamic: the one program
-        for name in b.targets:  # each written from that program, loaded back, compared
-            b.step(name, _target_step(name))
-        b.step("write", _publish)  # manifest.json; staging folder renamed into place
+        for name in steps:
+            b.step(name, STEP_ACTIONS.get(name) or _target_step(name))
     finally:
         discard(b.staging)
     return _result(b)
@@ -246,7 +233,7 @@ def _require_targets(b: _Build) -> None:
             lacking += ". " + tensorrt_handoff(b.ref, b.batch, b.precision)
         raise TargetUnavailable(lacking)
     if b.triton_backend == "tensorrt" and "tensorrt" not in b.targets:
-        raise ValueError("--triton-backend tensorrt packages the engine this build makes: "
+        raise OptionError("--triton-backend tensorrt packages the engine this build makes: "
                          "add tensorrt to --to")
 
 
@@ -364,6 +351,21 @@ def _publish(b: _Build) -> None:
     open_to_umask(b.staging)
     swap_into_place(b.staging, b.out, replace=b.replace)
     b.staging = None
+
+
+STEP_ACTIONS: dict[str, Callable[[_Build], None]] = {
+    "load": _load,  # spec, extends merged -> spec.resolved.yaml
+    "elaborate": _elaborate,  # graph IR -> graph.json (build only)
+    "check": _check,  # static shape and channel checks; warnings noted
+    "render": _render,  # blocks-level diagram.dot (+ diagram.svg)
+    "cost": _cost,  # params, MACs, activations -> summary.md (build only)
+    "compile": _compile,  # torch module (torch imported here) -> model.safetensors (build)
+    "export": _export,  # torch.export, batch dynamic -> model.pt2, checked
+    "trace": _trace,  # torch.export, batch dynamic: the one program an export writes from
+    "write": _publish,  # manifest.json; staging folder renamed into place
+}
+"""Each step's action; every target (`onnx`, ...) is one more step, written from the program
+the `export` or `trace` step made, loaded back and compared (`_target_step`)."""
 
 
 # -- the manifest ----------------------------------------------------------------------------

@@ -14,7 +14,7 @@ import importlib
 from types import ModuleType
 
 from resnet_spec.compiler.targets.job import Job
-from resnet_spec.deploy import TARGETS
+from resnet_spec.deploy import TARGETS, OptionError
 
 __all__ = ["Job", "target"]
 
@@ -22,5 +22,5 @@ __all__ = ["Job", "target"]
 def target(name: str) -> ModuleType:
     """The module of the target `name` (one of `resnet_spec.deploy.TARGETS`)."""
     if name not in TARGETS:
-        raise ValueError(f"unknown target {name!r}; the targets are {', '.join(TARGETS)}")
+        raise OptionError(f"unknown target {name!r}; the targets are {', '.join(TARGETS)}")
     return importlib.import_module(f"resnet_spec.compiler.targets.{name}")

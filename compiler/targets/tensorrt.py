@@ -24,7 +24,7 @@ import numpy as np
 from resnet_spec.compiler.export import ExportError
 from resnet_spec.compiler.targets.check import check, output_names
 from resnet_spec.compiler.targets.job import Job
-from resnet_spec.deploy import ENGINE_FILE, INPUT_NAME, BatchRange
+from resnet_spec.deploy import ENGINE_FILE, INPUT_NAME, BatchRange, OptionError
 
 EP_FILE = "model.trt.ep"
 GET = "pip install 'resnet-spec[tensorrt]' on a machine with an NVIDIA GPU and CUDA"
@@ -50,7 +50,7 @@ class EnginePlan:
 def plan(input_dims: tuple[int, ...], batch: BatchRange, precision: str) -> EnginePlan:
     """The engine of a model whose input is (N, *input_dims), N in `batch`, at `precision`."""
     if precision not in ("fp32", "fp16"):
-        raise ValueError(f"--to tensorrt takes --precision fp32 or fp16, not {precision}")
+        raise OptionError(f"--to tensorrt takes --precision fp32 or fp16, not {precision}")
     settings: dict[str, Any] = {
         "min_block_size": 1,
         "truncate_double": True,

@@ -17,6 +17,8 @@ from typing import Any
 
 import click
 
+from resnet_spec.cli.options import seed_option, weights_option
+
 BACKENDS = ("eager", "inference", "compile", "onnxruntime", "openvino", "tensorrt")
 FILE_BACKENDS = ("onnxruntime", "openvino")
 TIMEOUT_S = 3600
@@ -78,10 +80,8 @@ def _worker(args: dict[str, Any], threads: int) -> dict[str, Any]:
 @click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16"]), default="fp32",
               show_default=True, help="openvino's and tensorrt's precision; the torch "
               "backends and onnxruntime run fp32.")
-@click.option("--weights", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="A state_dict file to load instead of random weights.")
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
-              help="Seed of the random initialization.")
+@weights_option
+@seed_option
 @click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
 def bench(spec: str, batches: tuple[int, ...], backends: tuple[str, ...], threads: int | None,
           runs: int, warmup: int, precision: str, weights: Path | None, seed: int,

@@ -6,13 +6,15 @@ from pathlib import Path
 
 import click
 
-from resnet_spec.cli.build_cmd import (
-    _note,
-    _progress,
+from resnet_spec.cli.options import (
     deploy_options,
+    note,
     parse_targets,
+    progress,
     report_result,
     run_or_explain,
+    seed_option,
+    weights_option,
 )
 from resnet_spec.deploy import BatchRange
 
@@ -26,12 +28,8 @@ from resnet_spec.deploy import BatchRange
     help="Output folder; default build/<name>-<targets>/. Must be new, empty or an earlier "
     "build's or export's folder (replaced whole, only when the export succeeds).",
 )
-@click.option(
-    "--weights", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="A .safetensors or .pt/.pth state_dict to load instead of random weights.",
-)
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
-              help="Seed of the random initialization (ignored with --weights).")
+@weights_option
+@seed_option
 @deploy_options
 def export(spec: str, targets: tuple[str, ...], out: Path | None, weights: Path | None,
            seed: int, batch: BatchRange, precision: str, triton_backend: str) -> None:
@@ -60,5 +58,5 @@ def export(spec: str, targets: tuple[str, ...], out: Path | None, weights: Path 
 
     result = run_or_explain(lambda: run_export(
         spec, targets, out, seed=seed, weights=weights, batch=batch, precision=precision,
-        triton_backend=triton_backend, on_step=_progress, on_note=_note))
+        triton_backend=triton_backend, on_step=progress, on_note=note))
     report_result("exported", result)

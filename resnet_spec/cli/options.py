@@ -1,0 +1,112 @@
+"""What `build`, `export` and `bench` share: the progress lines, the `--seed`, `--weights`,
+`--to`, `--batch`, `--precision` and `--triton-backend` options, and turning the deployment
+errors into exit codes."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from resnet_spec import units
+from resnet_spec.deploy import (
+    DEFAULT_BATCH,
+    TARGETS,
+    TRITON_BACKENDS,
+    BatchRange,
+    OptionError,
+    TargetUnavailable,
+)
+
+
+def progress(index: int, total: int, name: str, seconds: float | None) -> None:
+    """`[7/8] export      26.76 s`; on a terminal the step's name shows while it runs."""
+    head = f"[{index}/{total}] {name:<10}"
+    live = sys.stderr.isatty()
+    if seconds is None:
+        if live:
+            click.echo(f"{head}    ...", err=True, nl=False)
+        return
+    tail = "failed" if seconds < 0 else f"{seconds:6.2f} s"
+    click.echo(f"{chr(13) if live else ''}{head} {tail}", err=True)
+
+
+def note(line: str) -> None:
+    click.echo(f"      note: {line}", err=True)
+
+
+def parse_targets(ctx: click.Context, param: click.Parameter, value: str | None
+                  ) -> tuple[str, ...]:
+    """`onnx,openvino` -> ("onnx", "openvino"); unknown names are a usage error."""
+    if not value:
+        return ()
+    names = [v.strip() for v in value.split(",") if v.strip()]
+    unknown = [n for n in names if n not in TARGETS]
+    if unknown:
+        raise click.BadParameter(f"unknown target {unknown[0]!r}; choose from "
+                                 f"{', '.join(TARGETS)} (comma-separated)")
+    return tuple(names)
+
+
+def parse_batch(ctx: click.Context, param: click.Parameter, value: str | None) -> BatchRange:
+    if value is None:
+        return DEFAULT_BATCH
+    try:
+        return BatchRange.parse(value)
+    except ValueError as err:
+        raise click.BadParameter(str(err).removeprefix(f"--batch {value!r}: ")) from None
+
+
+seed_option = click.option(
+    "--seed", type=click.IntRange(min=0, max=2**64 - 1), default=0, show_default=True,
+    help="Seed of the random initialization, 0 to 2**64-1 (torch's range; ignored with "
+    "--weights).",
+)
+weights_option = click.option(
+    "--weights", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A .safetensors or .pt/.pth state_dict to load instead of random weights.",
+)
+
+
+def deploy_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """`--batch`, `--precision`, `--triton-backend`, shared by `build --to` and `export`."""
+    for option in reversed([
+        click.option("--batch", "batch", metavar="MIN:OPT:MAX", callback=parse_batch,
+                     help=f"Batch sizes served (default {DEFAULT_BATCH}): TensorRT's "
+                     "profile, Triton's max_batch_size and preferred sizes; onnx and openvino "
+                     "files take any batch."),
+        click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16"]),
+                     default="fp32", show_default=True,
+                     help="Compute precision of openvino (fp32, bf16, fp16) and tensorrt "
+                     "(fp32, fp16); pt2 and onnx files are fp32."),
+        click.option("--triton-backend", type=click.Choice(TRITON_BACKENDS), default="auto",
+                     show_default=True,
+                     help="What the triton target packages; auto = the TensorRT engine when "
+                     "this run builds one, else the ONNX file (onnxruntime)."),
+    ]):
+        command = option(command)
+    return command
+
+
+def run_or_explain(action: Callable[[], Any]) -> Any:
+    """Run `action`; a missing capability becomes exit 3 and a bad option exit 2, one line."""
+    from resnet_spec.cli import CapabilityMissing
+
+    try:
+        return action()
+    except TargetUnavailable as err:
+        raise CapabilityMissing(str(err)) from None
+    except OptionError as err:
+        raise click.UsageError(str(err)) from None
+
+
+def report_result(verb: str, result: Any) -> None:
+    total = sum(result.seconds.values())
+    click.echo(
+        f"{verb} {result.name}: {units.count(result.params)} params, "
+        f"{units.count(result.macs)} MACs -> {result.out}/ "
+        f"({len(result.files) + 1} files, {total:.1f} s)"
+    )
