@@ -1,10 +1,15 @@
-"""Lowering: the checked IR into a `torch.fx.GraphModule`, one lowering per IR op kind.
+"""Lowering: the checked IR into a tree of torch modules, one lowering per IR op kind.
 
-Each lowering appends the op's code to a `torch.fx.Graph` and, where the op holds state,
-creates the torch module at the IR node's name (`layer1.0.conv1`): so the state_dict keys are
-exactly the IR's parameter and buffer names, and torchvision's and timm's checkpoints load with
-`strict=True`. The result is straight-line generated code (`print(model.code)`), which
-`torch.export`, ONNX and torch-tensorrt take as it is; nothing walks the IR at forward time.
+The tree is torchvision's (`compiler/tree.py` plans it from the IR's names): the root calls
+`conv1, bn1, relu, maxpool, layer1 ... layer4, avgpool, fc`; each `layerN` is an
+`nn.Sequential` of blocks; each block is a small `torch.fx.GraphModule` with its own forward
+(`print(model.layer1[0].code)`), holding its modules at the IR's names (`conv1`, `downsample`).
+A part whose modules simply run one after another (`downsample`, a deep stem's `conv1`) is an
+`nn.Sequential`. So the state_dict keys are exactly the IR's parameter and buffer names, and
+torchvision's and timm's checkpoints load with `strict=True`; hooks, indexing and replacing a
+child (`model.fc = nn.Linear(2048, 10)`) work as on torchvision's model. The generated code is
+straight-line and `torch.export`, ONNX and torch-tensorrt take it as it is; nothing walks the
+IR at forward time.
 
 Modules are created on the device the caller names, usually `meta`: the caller then either
 loads weights with `assign=True` or allocates and initializes each tensor once.
@@ -13,6 +18,7 @@ loads weights with `assign=True` or allocates and initializes each tensor once.
 from __future__ import annotations
 
 import operator
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import fx, nn
 
+from resnet_spec.compiler.tree import Part, plan
 from resnet_spec.ir import Graph
 
 INPUT_NAME = "x"
@@ -58,24 +65,61 @@ def gate(x: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
     return x * torch.sigmoid(logits)
 
 
+class PartModule(fx.GraphModule):
+    """A GraphModule that prints as torchvision's modules do (the tree, without the code:
+    that is `.code`) and keeps its class name (`Bottleneck`) through `copy.deepcopy`, which
+    EMA and fine-tuning code use."""
+
+    def __str__(self) -> str:
+        return nn.Module.__repr__(self)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> PartModule:
+        copied = super().__deepcopy__(memo)
+        type(copied).__name__ = type(self).__name__
+        return copied
+
+
+ROOT_NAMES: dict[tuple[str, type[nn.Module]], str] = {
+    ("stem.act", nn.ReLU): "relu",
+    ("stem.pool", nn.MaxPool2d): "maxpool",
+    ("head.pool", nn.AdaptiveAvgPool2d): "avgpool",
+    ("head.dropout", nn.Dropout): "dropout",
+}
+"""torchvision's names for the parameter-free modules at the top, which the IR groups under
+`stem.` and `head.`; any other such module is named by its IR name with `_` for `.`."""
+
+
 @dataclass
 class _Lowering:
-    """The fx graph being written, the modules it calls, and the value of each IR node."""
+    """One part being written: its fx graph, the modules it calls, the value of each IR node."""
 
+    part: Part
     graph: fx.Graph
     factory: dict[str, Any]
     """`device=` and `dtype=` for every module created."""
     modules: dict[str, nn.Module] = field(default_factory=dict)
+    """The part's modules by their path below it, in the order the graph calls them."""
     values: dict[str, fx.Node] = field(default_factory=dict)
 
     def call(self, op: str, target: Any, args: tuple[Any, ...], name: str,
              kwargs: dict[str, Any] | None = None) -> fx.Node:
-        # fx turns the dotted IR name into a valid identifier for the generated code
-        return self.graph.create_node(op, target, args, kwargs or {}, name=name.replace(".", "_"))
+        # fx turns the dotted name into a valid identifier for the generated code
+        local = self.part.local(name).replace(".", "_")
+        return self.graph.create_node(op, target, args, kwargs or {}, name=local)
 
     def module(self, name: str, module: nn.Module, args: tuple[Any, ...]) -> fx.Node:
-        self.modules[name] = module
-        return self.call("call_module", name, args, name)
+        path = self.part.local(name)
+        if not self.part.path and "." in path and _holds_no_state(module):
+            path = ROOT_NAMES.get((name, type(module)), path.replace(".", "_"))
+        if path in self.modules:
+            raise ValueError(f"two modules of {self.part.path or 'the model'} named {path!r}")
+        self.modules[path] = module
+        return self.graph.create_node("call_module", path, args, {},
+                                      name=path.replace(".", "_"))
+
+
+def _holds_no_state(module: nn.Module) -> bool:
+    return next(module.parameters(), None) is None and next(module.buffers(), None) is None
 
 
 Lower = Callable[[Any, list[fx.Node], _Lowering], fx.Node]
@@ -101,32 +145,37 @@ def _norm(node: Any, args: list[fx.Node], lo: _Lowering) -> fx.Node:
     return lo.module(node.name, norm, tuple(args))
 
 
-_ACTIVATIONS: dict[str, Callable[..., torch.Tensor]] = {
-    "relu": F.relu,
-    "silu": F.silu,
-    "gelu": F.gelu,
-    "leaky_relu": F.leaky_relu,
+_ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
+    "relu": nn.ReLU,
+    "silu": nn.SiLU,
+    "gelu": nn.GELU,
+    "leaky_relu": nn.LeakyReLU,
 }
 
 
 def _act(node: Any, args: list[fx.Node], lo: _Lowering) -> fx.Node:
-    return lo.call("call_function", _ACTIVATIONS[node.kind.value], tuple(args), node.name)
+    # a module, as torchvision's `relu`, so that hooks see each activation
+    return lo.module(node.name, _ACTIVATIONS[node.kind.value](), tuple(args))
 
 
 def _pool(node: Any, args: list[fx.Node], lo: _Lowering) -> fx.Node:
-    window = (args[0], node.kernel, node.stride, node.padding)
     if node.kind == "max":
-        return lo.call("call_function", F.max_pool2d, window, node.name,
-                       {"ceil_mode": node.ceil_mode})
-    return lo.call("call_function", F.avg_pool2d, window, node.name,
-                   {"ceil_mode": node.ceil_mode, "count_include_pad": node.count_include_pad})
+        pool: nn.Module = nn.MaxPool2d(node.kernel, node.stride, node.padding,
+                                       ceil_mode=node.ceil_mode)
+    else:
+        pool = nn.AvgPool2d(node.kernel, node.stride, node.padding, ceil_mode=node.ceil_mode,
+                            count_include_pad=node.count_include_pad)
+    return lo.module(node.name, pool, tuple(args))
 
 
-_GLOBAL_POOLS = {"avg": F.adaptive_avg_pool2d, "max": F.adaptive_max_pool2d}
+_GLOBAL_POOLS: dict[str, Callable[[int], nn.Module]] = {
+    "avg": nn.AdaptiveAvgPool2d,
+    "max": nn.AdaptiveMaxPool2d,
+}
 
 
 def _global_pool(node: Any, args: list[fx.Node], lo: _Lowering) -> fx.Node:
-    pooled = lo.call("call_function", _GLOBAL_POOLS[node.kind.value], (args[0], 1), node.name)
+    pooled = lo.module(node.name, _GLOBAL_POOLS[node.kind.value](1), (args[0],))
     return lo.call("call_function", torch.flatten, (pooled, 1), f"{node.name}.flat")
 
 
@@ -181,21 +230,81 @@ LOWERINGS: dict[str, Lower] = {
 
 def lower(graph: Graph, *, device: Any = "meta", dtype: torch.dtype | None = None
           ) -> fx.GraphModule:
-    """The IR as a GraphModule whose submodules sit at the IR's parameter names.
+    """The IR as a tree of modules whose parameters sit at the IR's parameter names.
 
     The forward takes one batch `x` and returns the IR's one output as a tensor, or a dict of
     tensors keyed by output name where the IR says so (`graph.output_dict`: a backbone's
-    `features`). Parameters are created on `device`
-    (default `meta`: nothing allocated) and are NOT initialized: see `resnet_spec.compiler.init`.
+    `features`). Parameters are created on `device` (default `meta`: nothing allocated) and are
+    NOT initialized: see `resnet_spec.compiler.init`.
     """
-    lo = _Lowering(fx.Graph(), {"device": device, "dtype": dtype})
-    for node in graph.nodes():
-        args = [lo.values[name] for name in node.inputs]
-        lo.values[node.name] = LOWERINGS[node.op](node, args, lo)
+    factory = {"device": device, "dtype": dtype}
+    blocks = {b.name: b for b in graph.blocks}
+    lo = _Lowering(plan(graph), fx.Graph(), factory)
+    _lower_items(graph, lo, blocks)
     outputs = {name: lo.values[node] for name, node in graph.outputs.items()}
     lo.graph.output(outputs if graph.output_dict else next(iter(outputs.values())))
     lo.graph.lint()
-    return fx.GraphModule(_nest(lo.modules), lo.graph, class_name=_class_name(graph.name))
+    return PartModule(_nest(lo.modules), lo.graph, class_name=_class_name(graph.name))
+
+
+def _lower_items(graph: Graph, lo: _Lowering, blocks: dict[str, Any]) -> None:
+    """Append each node and nested part of `lo.part` to its graph, in order."""
+    for item in lo.part.items:
+        if isinstance(item, Part):
+            child = _lower_part(graph, item, lo.factory, blocks)
+            entry = lo.values[item.input]
+            lo.values[item.output] = lo.module(item.path, child, (entry,))
+        else:
+            args = [lo.values[name] for name in item.inputs]
+            lo.values[item.name] = LOWERINGS[item.op](item, args, lo)
+
+
+def _lower_part(graph: Graph, part: Part, factory: dict[str, Any], blocks: dict[str, Any]
+                ) -> nn.Module:
+    """One part as its own module: an `nn.Sequential` when its modules just run in turn."""
+    lo = _Lowering(part, fx.Graph(), factory)
+    lo.values[part.input] = lo.graph.placeholder(INPUT_NAME)
+    _lower_items(graph, lo, blocks)
+    lo.graph.output(lo.values[part.output])
+    lo.graph.lint()
+    if _is_chain(lo.graph) and all(path.isdigit() for path in lo.modules):
+        return nn.Sequential(OrderedDict(lo.modules))
+    return PartModule(_nest(lo.modules), lo.graph, class_name=_part_class(part, blocks))
+
+
+def _is_chain(graph: fx.Graph) -> bool:
+    """Whether the graph is x -> module -> module ... -> output, each call taking the last."""
+    previous: fx.Node | None = None
+    for node in graph.nodes:
+        if node.op == "placeholder":
+            previous = node
+        elif node.op == "call_module":
+            if node.args != (previous,) or node.kwargs:
+                return False
+            previous = node
+        elif node.op == "output":
+            return node.args == (previous,)
+        else:
+            return False
+    return False
+
+
+_BLOCK_CLASSES = {
+    "basic": "BasicBlock",
+    "bottleneck": "Bottleneck",
+    "preact_basic": "PreActBasicBlock",
+    "preact_bottleneck": "PreActBottleneck",
+}
+_PART_CLASSES = {"se": "SqueezeExcite", "downsample": "Downsample"}
+
+
+def _part_class(part: Part, blocks: dict[str, Any]) -> str:
+    """What `print(model)` calls a part: torchvision's block names, else what it is."""
+    if part.path in blocks:
+        kind = blocks[part.path].kind.value
+        return _BLOCK_CLASSES.get(kind, _class_name(kind.title()))
+    atom = part.path.rsplit(".", 1)[-1]
+    return _PART_CLASSES.get(atom, _class_name(atom.title()))
 
 
 def _nest(modules: dict[str, nn.Module]) -> nn.Module:

@@ -1,0 +1,96 @@
+"""Eager inference speed of the compiled module tree (issue 14) against torchvision's model.
+
+Three layouts of the same network, each timed alone in its own process with the same protocol
+(threads, warm-up, median of --runs), taking turns over --rounds so that load from other
+processes hits all alike:
+
+- `torchvision`: torchvision's constructor, eval mode: the anchor;
+- `tree`: `resnet_spec.build(MODEL).eval()`, torchvision's tree of blocks, each block a small
+  fx GraphModule;
+- `flat`: the same module flattened into one fx graph of leaf modules, the layout the compiler
+  produced before the tree.
+
+The tree must not be slower than the flat layout (a ratio tree/flat near 1.00).
+
+    python benchmarks/bench_module_tree.py [--model resnet50] [--threads 2] [--runs 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+
+LAYOUTS = ("torchvision", "tree", "flat")
+
+WORKER = """
+import json, statistics, sys, time
+import numpy as np, torch
+layout, model, batches = sys.argv[1:4]
+runs, warmup, threads = (int(a) for a in sys.argv[4:7])
+torch.set_num_threads(threads)
+if layout == "torchvision":
+    import torchvision
+    net = torchvision.models.get_model(model)
+else:
+    import resnet_spec
+    from resnet_spec.compiler.passes import flatten
+    net = resnet_spec.build(model)
+    if layout == "flat":
+        net = flatten(net)
+net = net.eval()
+out = {}
+for batch in map(int, batches.split(",")):
+    shape = (batch, 3, 224, 224)
+    x = torch.from_numpy(np.random.default_rng(batch).standard_normal(shape, dtype=np.float32))
+    times = []
+    with torch.inference_mode():
+        for i in range(warmup + runs):
+            start = time.perf_counter(); net(x); elapsed = time.perf_counter() - start
+            if i >= warmup: times.append(elapsed)
+    out[batch] = statistics.median(times) * 1e3
+print(json.dumps(out))
+"""
+
+
+def time_layout(layout: str, args: argparse.Namespace) -> dict[str, float]:
+    env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
+    command = [sys.executable, "-c", WORKER, layout, args.model, args.batch,
+               str(args.runs), str(args.warmup), str(args.threads)]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"{layout} failed:\n{done.stderr[-2000:]}")
+    return json.loads(done.stdout)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="resnet50", help="a torchvision model and spec")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--batch", default="1,8")
+    parser.add_argument("--runs", type=int, default=20, help="timed runs per batch (median)")
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=3, help="turns taken by the layouts")
+    args = parser.parse_args()
+
+    samples: dict[str, dict[str, list[float]]] = {layout: {} for layout in LAYOUTS}
+    for _ in range(args.rounds):
+        for layout in LAYOUTS:
+            for batch, ms in time_layout(layout, args).items():
+                samples[layout].setdefault(batch, []).append(ms)
+    print(f"{args.model}, {args.threads} threads, median of {args.runs} runs x {args.rounds} "
+          "rounds, eval mode, inference_mode")
+    print(f"{'batch':>5} {'torchvision':>12} {'tree':>10} {'flat':>10} {'tree/tv':>8} "
+          f"{'tree/flat':>9}")
+    for batch in samples["tree"]:
+        ms = {layout: statistics.median(samples[layout][batch]) for layout in LAYOUTS}
+        print(f"{batch:>5} {ms['torchvision']:>9.1f} ms {ms['tree']:>7.1f} ms "
+              f"{ms['flat']:>7.1f} ms {ms['tree'] / ms['torchvision']:>8.2f} "
+              f"{ms['tree'] / ms['flat']:>9.2f}")
+
+
+if __name__ == "__main__":
+    main()
