@@ -84,3 +84,12 @@ def test_in_bash_itself() -> None:
     proc = subprocess.run(["bash", "-c", script], cwd=REPO, capture_output=True, text=True,
                           timeout=60, env=env)
     assert proc.stdout.splitlines() == RESNET5, proc.stderr
+
+
+def test_fish_keeps_the_commas_of_a_list() -> None:
+    from resnet_spec.cli.completion import register_shells
+
+    register_shells()
+    fish = get_completion_class("fish")(cli, {}, PROG, VAR)
+    assert 'string split -m 1 ","' in fish.source()
+    assert 'string split ","' not in fish.source()

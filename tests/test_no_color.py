@@ -26,7 +26,6 @@ COLOURED = [
     ("summary", "tiny.yaml"),  # a warning
     ("show", "resnet5"),  # an error
     ("build", "resnet5"),
-    ("export", "resnet5", "--to", "onnx"),
     ("bench", "resnet5"),
     ("render", "resnet5"),
     ("diff", "resnet18", BAD_SPEC),

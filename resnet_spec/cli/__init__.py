@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from resnet_spec.cli import output
+from resnet_spec.cli import completion, output
 from resnet_spec.errors import SpecError
 
 EXIT_INVALID = 1
@@ -107,6 +107,7 @@ def main(argv: list[str] | None = None) -> Any:
     args = [a for a in args if a != "--debug"]
     handlers = _handle_termination()
     output.tolerate_encoding()
+    completion.register_shells()
     try:
         return cli.main(
             args=args, prog_name="resnet-spec", standalone_mode=False, obj={"debug": debug},

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import click
+import click.shell_completion
 from click.shell_completion import CompletionItem
 
 
@@ -36,3 +37,17 @@ def complete_list(choices: Sequence[str]) -> Callable[..., list[CompletionItem]]
                 if choice.startswith(last) and choice not in done]
 
     return complete
+
+
+class FishComplete(click.shell_completion.FishComplete):
+    """click's fish completion, but splitting each reply at its first comma only: click's
+    script splits at every comma, so `onnx,openvino` (a `--to` list) would reach fish as
+    `onnx`."""
+
+    source_template = click.shell_completion.FishComplete.source_template.replace(
+        'string split ","', 'string split -m 1 ","')
+
+
+def register_shells() -> None:
+    """Make `_RESNET_SPEC_COMPLETE=fish_*` use `FishComplete` (before click reads the variable)."""
+    click.shell_completion.add_completion_class(FishComplete, "fish")
