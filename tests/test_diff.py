@@ -13,7 +13,7 @@ import pytest
 from resnet_spec.diff import DEFAULT, SpecDiff, diff_specs, fingerprint
 from resnet_spec.elaboration import elaborate
 from resnet_spec.loader import load
-from resnet_spec.render import find_executable, to_dot
+from resnet_spec.render import RenderError, find_executable, to_dot
 from resnet_spec.render.palette import EMPHASIS
 
 
@@ -170,6 +170,8 @@ def test_emphasized_blocks_are_never_folded_with_others() -> None:
     assert _emphasized(marked) == {"layer2.5", "legend_emphasis"}
     assert "layer2.1 – layer2.4" in marked and "layer2.6 – layer2.17" in marked
     assert "layer2.1 – layer2.17" in plain
+    with pytest.raises(RenderError, match="blocks level only"):
+        to_dot(graph, level="layers", emphasize={"layer2.5"})
 
 
 @pytest.mark.skipif(find_executable() is None, reason="no dot renderer")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Set
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +45,7 @@ _DRAW: dict[str, Callable[..., None]] = {
 
 
 def to_dot(graph: Graph, *, level: str = "blocks", direction: str = "TB",
-           collapse: bool | None = None, emphasize: frozenset[str] = frozenset(),
+           collapse: bool | None = None, emphasize: Set[str] = frozenset(),
            emphasis: str = "emphasized") -> str:
     """The DOT source of a diagram of `graph` at `level`, laid out top-to-bottom (`TB`) or
     left-to-right (`LR`). `collapse=None` collapses nets of more than 40 blocks.
