@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -105,19 +106,28 @@ def test_debug_shows_a_traceback() -> None:
     assert "GraphError" in debug.stderr
 
 
-def test_validate_never_imports_torch() -> None:
+def test_validate_show_and_diff_never_import_torch() -> None:
     code = (
         "import sys\n"
         "from resnet_spec.cli import main\n"
-        "try:\n"
-        "    main(['validate', '-q', 'resnet152', 'tests/bad/yaml_broken.yaml'])\n"
-        "except SystemExit as stop:\n"
-        "    print('exit', stop.code)\n"
-        "print('torch' in sys.modules, 'torchvision' in sys.modules)\n"
+        "for args in (['validate', '-q', 'resnet152', 'tests/bad/yaml_broken.yaml'],\n"
+        "             ['validate', '--json', 'resnet18'], ['show', 'resnet50d'],\n"
+        "             ['diff', 'resnet50', 'resnet50d', '-o', sys.argv[1]]):\n"
+        "    try:\n"
+        "        main(args)\n"
+        "        code = 0\n"
+        "    except SystemExit as stop:\n"
+        "        code = stop.code\n"
+        "    print('exit', code, file=sys.stderr)\n"
+        "print('torch' in sys.modules, 'torchvision' in sys.modules, file=sys.stderr)\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
-                          text=True, timeout=120)
-    assert proc.stdout.splitlines() == ["exit 1", "False False"], proc.stderr
+    with tempfile.TemporaryDirectory() as folder:
+        proc = subprocess.run([sys.executable, "-c", code, f"{folder}/diff.dot"], cwd=REPO,
+                              capture_output=True, text=True, timeout=120)
+        assert Path(folder, "diff.dot").exists()
+    exits = [line for line in proc.stderr.splitlines() if line.startswith("exit ")]
+    assert exits == ["exit 1", "exit 0", "exit 0", "exit 0"], proc.stderr
+    assert proc.stderr.splitlines()[-1] == "False False", proc.stderr
 
 
 def test_python_m_is_the_same_cli() -> None:

@@ -21,3 +21,5 @@ done
 for example in resnet50_drop_path resnet18_features; do
   resnet-spec render "$out/$example.yaml" --level stages -o "$out/$example.stages.svg"
 done
+# resnet50d against resnet50, the blocks that differ marked (docs/diagrams.md, `diff -o`)
+resnet-spec diff resnet50 resnet50d -o "$out/resnet50_to_resnet50d.diff.svg" > /dev/null

@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from resnet_spec.cli import output
+from resnet_spec.cli import completion, output
 from resnet_spec.errors import SpecError
 
 EXIT_INVALID = 1
@@ -31,6 +31,10 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
                "Deployment files: pt2, onnx, openvino, tensorrt, triton."),
     "bench": ("resnet_spec.cli.bench_cmd", "bench", "Inference speed of each backend."),
     "validate": ("resnet_spec.cli.validate_cmd", "validate", "Check specs without building."),
+    "show": ("resnet_spec.cli.show_cmd", "show", "Print a spec resolved: extends merged, "
+             "defaults written out."),
+    "diff": ("resnet_spec.cli.diff_cmd", "diff", "Fields, costs and blocks that differ "
+             "between two specs."),
     "render": ("resnet_spec.cli.render_cmd", "render", "Draw a diagram (SVG, PNG or DOT)."),
     "summary": ("resnet_spec.cli.summary_cmd", "summary", "Params, MACs, shapes per stage."),
     "list": ("resnet_spec.cli.list_cmd", "list_specs", "The built-in specs."),
@@ -93,7 +97,7 @@ def cli(debug: bool) -> None:
 
 def report(error: SpecError) -> None:
     """Print a spec error as `file:line:col: message` lines on stderr."""
-    click.echo(str(error), err=True)
+    click.echo(output.error_text(str(error)), err=True, color=output.color_choice())
 
 
 def main(argv: list[str] | None = None) -> Any:
@@ -103,9 +107,11 @@ def main(argv: list[str] | None = None) -> Any:
     args = [a for a in args if a != "--debug"]
     handlers = _handle_termination()
     output.tolerate_encoding()
+    completion.register_shells()
     try:
         return cli.main(
-            args=args, prog_name="resnet-spec", standalone_mode=False, obj={"debug": debug}
+            args=args, prog_name="resnet-spec", standalone_mode=False, obj={"debug": debug},
+            color=output.color_choice(),
         )
     except click.exceptions.Exit as stop:
         sys.exit(stop.exit_code)

@@ -17,6 +17,7 @@ from typing import Any
 
 import click
 
+from resnet_spec.cli.completion import complete_list, complete_spec
 from resnet_spec.cli.options import seed_option, weights_option
 
 BACKENDS = ("eager", "inference", "compile", "onnxruntime", "openvino", "tensorrt")
@@ -66,10 +67,11 @@ def _worker(args: dict[str, Any], threads: int) -> dict[str, Any]:
 
 
 @click.command()
-@click.argument("spec", metavar="SPEC")
+@click.argument("spec", metavar="SPEC", shell_complete=complete_spec)
 @click.option("--batch", "batches", default="1,8", show_default=True, callback=_sizes,
               help="Batch sizes, comma-separated.")
 @click.option("--backends", default=",".join(BACKENDS), show_default=True, callback=_names,
+              shell_complete=complete_list(BACKENDS),
               help="Backends to time, comma-separated.")
 @click.option("--threads", type=click.IntRange(min=1), default=None,
               help="Threads for every runtime (default: the cores this process may use).")

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from resnet_spec.cli.completion import complete_list, complete_spec
 from resnet_spec.cli.options import (
     deploy_options,
     note,
@@ -16,11 +17,11 @@ from resnet_spec.cli.options import (
     seed_option,
     weights_option,
 )
-from resnet_spec.deploy import BatchRange
+from resnet_spec.deploy import TARGETS, BatchRange
 
 
 @click.command()
-@click.argument("spec", metavar="SPEC")
+@click.argument("spec", metavar="SPEC", shell_complete=complete_spec)
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
@@ -29,7 +30,8 @@ from resnet_spec.deploy import BatchRange
 )
 @seed_option
 @weights_option
-@click.option("--to", "targets", metavar="TARGET,...", callback=parse_targets,
+@click.option("--to", "targets", metavar="TARGET,...",
+              shell_complete=complete_list(TARGETS), callback=parse_targets,
               help="Deployment targets to add: onnx, openvino, tensorrt, triton "
               "(comma-separated; see docs/deploy.md).")
 @deploy_options

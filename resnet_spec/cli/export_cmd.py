@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from resnet_spec.cli.completion import complete_list, complete_spec
 from resnet_spec.cli.options import (
     deploy_options,
     note,
@@ -16,12 +17,13 @@ from resnet_spec.cli.options import (
     seed_option,
     weights_option,
 )
-from resnet_spec.deploy import BatchRange
+from resnet_spec.deploy import TARGETS, BatchRange
 
 
 @click.command()
-@click.argument("spec", metavar="SPEC")
-@click.option("--to", "targets", metavar="TARGET,...", required=True, callback=parse_targets,
+@click.argument("spec", metavar="SPEC", shell_complete=complete_spec)
+@click.option("--to", "targets", metavar="TARGET,...",
+              shell_complete=complete_list(TARGETS), required=True, callback=parse_targets,
               help="pt2, onnx, openvino, tensorrt or triton (several comma-separated).")
 @click.option(
     "--out", type=click.Path(file_okay=False, path_type=Path),

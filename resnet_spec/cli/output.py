@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import codecs
 import os
+import re
 import sys
 import unicodedata
 from typing import Any
@@ -67,11 +68,54 @@ def silence_stdout() -> None:
 
 def console(**options: Any) -> Any:
     """A rich Console on stdout that reports a broken pipe like every other write (rich's own
-    handling exits 1 on its own)."""
+    handling exits 1 on its own). Under NO_COLOR it writes no escape sequence at all: rich's
+    own NO_COLOR handling drops colours but keeps bold and italic."""
     from rich.console import Console
 
     class _Console(Console):
         def on_broken_pipe(self) -> None:
             raise BrokenPipeError
 
+    if no_color():
+        options.update(color_system=None, no_color=True)
     return _Console(**options)
+
+
+# -- colour ----------------------------------------------------------------------------------
+# https://no-color.org: NO_COLOR present and non-empty turns colour off, whatever else says;
+# https://force-color.org: FORCE_COLOR non-empty turns it on where output is not a terminal
+# (rich reads both itself; click's styles go through `color_choice`).
+
+
+def no_color() -> bool:
+    return os.environ.get("NO_COLOR", "") != ""
+
+
+def color_choice() -> bool | None:
+    """click's `color=`: False under NO_COLOR, True under FORCE_COLOR, else None (a terminal
+    gets colour, a pipe or file does not)."""
+    if no_color():
+        return False
+    return True if os.environ.get("FORCE_COLOR", "") != "" else None
+
+
+_LOCATION = re.compile(r"^(.*?:\d+:\d+:) ")
+
+
+def error_text(text: str) -> str:
+    """An error's lines styled for a terminal: the `file:line:col:` bold, the message red."""
+    import click
+
+    lines = []
+    for line in text.splitlines():
+        where = _LOCATION.match(line)
+        head = click.style(where.group(1), bold=True) + " " if where else ""
+        lines.append(head + click.style(line[where.end() if where else 0:], fg="red"))
+    return "\n".join(lines)
+
+
+def warn(text: str) -> None:
+    """A warning on stderr, yellow on a terminal."""
+    import click
+
+    click.echo(click.style(text, fg="yellow"), err=True, color=color_choice())

@@ -7,6 +7,8 @@ from pathlib import Path
 import click
 
 from resnet_spec.cli import CapabilityMissing
+from resnet_spec.cli.completion import complete_spec
+from resnet_spec.cli.output import warn
 from resnet_spec.render import DIRECTIONS, LEVELS, SUFFIXES
 
 
@@ -18,7 +20,7 @@ def _check_suffix(ctx: click.Context, param: click.Parameter, value: str | None)
 
 
 @click.command()
-@click.argument("spec", metavar="SPEC")
+@click.argument("spec", metavar="SPEC", shell_complete=complete_spec)
 @click.option("--level", type=click.Choice(LEVELS), default="blocks", show_default=True,
               help="stages: a box per stage; blocks: a box per block with its shortcut; "
                    "layers: every op.")
@@ -47,7 +49,7 @@ def render(spec: str, level: str, direction: str, collapse: bool | None,
 
     graph = resnet_spec.elaborate(spec)
     for warning in graph.warnings:
-        click.echo(warning, err=True)
+        warn(warning)
     options = {"level": level, "direction": direction, "collapse": collapse}
     if output is None:
         click.echo(to_dot(graph, **options), nl=False)

@@ -9,11 +9,13 @@ from typing import Any
 
 import click
 
+from resnet_spec.cli import output
+from resnet_spec.cli.completion import complete_spec
 from resnet_spec.units import DTYPE_BYTES
 
 
 @click.command()
-@click.argument("spec", metavar="SPEC")
+@click.argument("spec", metavar="SPEC", shell_complete=complete_spec)
 @click.option("--layers", is_flag=True, help="One row per IR node instead of one per stage.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
 @click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True,
@@ -38,7 +40,7 @@ def summary(spec: str, layers: bool, as_json: bool, batch: int, dtype: str) -> N
 
     graph = resnet_spec.elaborate(spec)
     for warning in graph.warnings:
-        click.echo(warning, err=True)
+        output.warn(warning)
     cost = analyze(graph)
     if as_json:
         json.dump(to_json(cost, batch=batch, dtype=dtype, layers=layers), sys.stdout, indent=2)

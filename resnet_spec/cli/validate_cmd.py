@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import sys
+from typing import Any
 
 import click
 
-from resnet_spec.cli import EXIT_INVALID, report
-from resnet_spec.errors import SpecError
+from resnet_spec.cli import EXIT_INVALID, output, report
+from resnet_spec.cli.completion import complete_spec
+from resnet_spec.cli.loading import load_spec
+from resnet_spec.errors import SpecError, SpecErrors
+from resnet_spec.ir import Graph
 
 
 def _fmt(shape: tuple[int, ...]) -> str:
@@ -22,39 +27,93 @@ def _debug_requested() -> bool:
 
 
 @click.command()
-@click.argument("specs", nargs=-1, required=True, metavar="SPEC...")
+@click.argument("specs", nargs=-1, required=True, metavar="SPEC...",
+                shell_complete=complete_spec)
 @click.option("-q", "--quiet", is_flag=True, help="Print errors only.")
-def validate(specs: tuple[str, ...], quiet: bool) -> None:
+@click.option("--json", "as_json", is_flag=True,
+              help="Print one JSON document instead: each spec's result, its warnings and its "
+              "errors with file, line and column (docs/cli.md).")
+def validate(specs: tuple[str, ...], quiet: bool, as_json: bool) -> None:
     """Check each SPEC (file or built-in name): schema, extends, shapes, channels, limits.
 
     Prints one line per valid spec (name, blocks, output shape) and every error as
     file:line:col: message. Exits 1 when any spec is invalid.
 
     \b
-    Example:
+    Examples:
       resnet-spec validate specs/*.yaml
+      resnet-spec validate --json my_spec.yaml | jq '.specs[].errors'
     """
-    import resnet_spec
-
     debug = _debug_requested()
-    failed = 0
+    results, failed = [], 0
     for ref in specs:
-        try:
-            graph = resnet_spec.elaborate(ref)
-        except SpecError as err:
-            if debug:
-                raise
-            failed += 1
-            report(err)
-            continue
-        for warning in graph.warnings:
-            click.echo(warning, err=True)
-        if not quiet:
-            outputs = ", ".join(
-                f"{name} {_fmt(graph.node(node).shape)}" for name, node in graph.outputs.items()
-            )
-            click.echo(f"ok  {graph.name}: {len(graph.blocks)} blocks, {outputs}  ({ref})")
+        graph, error = _check(ref, debug)
+        failed += error is not None
+        if as_json:
+            results.append(result_json(ref, graph, error))
+        else:
+            _print_result(ref, graph, error, quiet)
+    if as_json:
+        json.dump({"ok": not failed, "specs": results}, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    elif failed and len(specs) > 1:
+        click.echo(f"{failed} of {len(specs)} specs invalid", err=True)
     if failed:
-        if len(specs) > 1:
-            click.echo(f"{failed} of {len(specs)} specs invalid", err=True)
         sys.exit(EXIT_INVALID)
+
+
+def _check(ref: str, debug: bool) -> tuple[Graph | None, SpecError | None]:
+    """The checked graph of one spec, or the error that makes it invalid."""
+    from resnet_spec.elaboration import elaborate
+
+    try:
+        return elaborate(load_spec(ref)), None
+    except SpecError as err:
+        if debug:
+            raise
+        return None, err
+
+
+def _print_result(ref: str, graph: Graph | None, error: SpecError | None, quiet: bool) -> None:
+    if graph is None:
+        assert error is not None
+        report(error)
+        return
+    for warning in graph.warnings:
+        output.warn(warning)
+    if not quiet:
+        outputs = ", ".join(
+            f"{name} {_fmt(graph.node(node).shape)}" for name, node in graph.outputs.items()
+        )
+        click.echo(f"ok  {graph.name}: {len(graph.blocks)} blocks, {outputs}  ({ref})")
+
+
+def result_json(ref: str, graph: Graph | None, error: SpecError | None) -> dict[str, Any]:
+    """One spec's entry of `validate --json`."""
+    errors = (error.errors if isinstance(error, SpecErrors) else [error]) if error else []
+    return {
+        "spec": ref,
+        "ok": error is None,
+        "name": graph.name if graph else None,
+        "blocks": len(graph.blocks) if graph else None,
+        "outputs": {name: list(graph.node(node).shape) for name, node in graph.outputs.items()}
+        if graph else {},
+        "warnings": list(graph.warnings) if graph else [],
+        "errors": [error_json(e) for e in errors],
+    }
+
+
+def error_json(error: SpecError) -> dict[str, Any]:
+    """An error as data: where (null where unknown), what, the hint, and its kind (`schema`,
+    `yaml`, `extends`, `graph`, `limit`, ...: the `SpecError` subclass's name)."""
+    loc = error.loc
+    known = loc is not None and loc.line > 0
+    return {
+        "file": loc.file if loc else None,
+        "line": loc.line if known else None,
+        "column": loc.column if known else None,
+        "path": loc.path or None if loc else None,
+        "message": error.message,
+        "hint": error.hint or None,
+        "kind": type(error).__name__.removesuffix("Error").lower(),
+    }

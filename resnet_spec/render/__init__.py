@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Set
 from pathlib import Path
 from typing import Any
 
@@ -45,16 +45,27 @@ _DRAW: dict[str, Callable[..., None]] = {
 
 
 def to_dot(graph: Graph, *, level: str = "blocks", direction: str = "TB",
-           collapse: bool | None = None) -> str:
+           collapse: bool | None = None, emphasize: Set[str] = frozenset(),
+           emphasis: str = "emphasized") -> str:
     """The DOT source of a diagram of `graph` at `level`, laid out top-to-bottom (`TB`) or
-    left-to-right (`LR`). `collapse=None` collapses nets of more than 40 blocks."""
+    left-to-right (`LR`). `collapse=None` collapses nets of more than 40 blocks.
+
+    `emphasize` names boxes of the `blocks` level (blocks such as `layer2.0`, and `stem`,
+    `final`, `head`) to draw with a thick red border; the legend says what they are with the
+    words of `emphasis` (`resnet-spec diff` marks the blocks that differ this way)."""
     if level not in LEVELS:
         raise RenderError(f"unknown diagram level {level!r}",
                           hint=f"use one of {', '.join(LEVELS)}")
     if direction not in DIRECTIONS:
         raise RenderError(f"unknown direction {direction!r}", hint="use TB or LR")
+    if emphasize and level != "blocks":
+        raise RenderError(f"boxes are emphasized at the blocks level only, not {level!r}")
     canvas = common.new_canvas(graph, direction)
-    _DRAW[level](graph, canvas, common.resolve_collapse(graph, collapse) and level != "stages")
+    collapse = common.resolve_collapse(graph, collapse) and level != "stages"
+    if emphasize:
+        blocks.draw(graph, canvas, collapse, frozenset(emphasize), emphasis)
+    else:
+        _DRAW[level](graph, canvas, collapse)
     return canvas.source
 
 

@@ -48,7 +48,7 @@ def shortcut_text(graph: Graph, block: BlockInfo) -> str:
 
 
 def _draw_run(cluster: graphviz.Digraph, canvas: graphviz.Digraph, graph: Graph,
-              run: common.Run, source: str) -> str:
+              run: common.Run, source: str, emphasize: frozenset[str]) -> str:
     """Draw one run fed from `source`; return the node its output leaves from.
 
     Its nodes go into the stage's `cluster`, its edges into the root `canvas`: DOT makes a node
@@ -58,7 +58,8 @@ def _draw_run(cluster: graphviz.Digraph, canvas: graphviz.Digraph, graph: Graph,
     extra = {"peripheries": "2"} if run.count > 1 else {}
     family = palette.BLOCK_FAMILY.get(b.kind.value, "other")
     cluster.node(b.name, common.box_label(header, _run_lines(run), _run_note(graph, run)),
-                 width=str(BOX_WIDTH), group="main", **palette.family_style(family), **extra)
+                 width=str(BOX_WIDTH), group="main",
+                 **palette.box_style(family, b.name in emphasize), **extra)
     canvas.edge(source, b.name, label=common.edge_shape(b.in_shape), weight=SPINE_WEIGHT)
     if b.shortcut == "none":
         return b.name
@@ -87,20 +88,22 @@ def _spacer(graph: Graph, vertical: bool) -> float:
 
 def _draw_stage(canvas: graphviz.Digraph, graph: Graph, stage: StageInfo,
                 runs: list[common.Run], source: str, spacer: float,
-                drawn: dict[str, str]) -> str:
+                drawn: dict[str, str], emphasize: frozenset[str]) -> str:
     """Draw a stage's runs; record in `drawn` the node each block's output leaves from."""
     with canvas.subgraph(name=f"cluster_{stage.name}") as cluster:
         cluster.attr(label=_stage_label(stage), **palette.CLUSTER_ATTRS)
         for run in runs:
-            source = _draw_run(cluster, canvas, graph, run, source)
+            source = _draw_run(cluster, canvas, graph, run, source, emphasize)
             drawn.update((block.output, source) for block in run.blocks)
         common.add_spacer(cluster, stage.name, runs[0].first.name, spacer)
     return source
 
 
-def draw(graph: Graph, canvas: graphviz.Digraph, collapse: bool) -> None:
-    """Add the block-level picture to `canvas`."""
-    runs = common.block_runs(graph, collapse)
+def draw(graph: Graph, canvas: graphviz.Digraph, collapse: bool,
+         emphasize: frozenset[str] = frozenset(), emphasis: str = "") -> None:
+    """Add the block-level picture to `canvas`; the blocks, stem, final norm or head named in
+    `emphasize` get a thick red border, which the legend explains as `emphasis`."""
+    runs = common.block_runs(graph, collapse, emphasize)
     common.io_node(canvas, graph.input, "input", graph.input_shape)
     source, shape = graph.input, graph.input_shape
     spacer = _spacer(graph, common.is_vertical(canvas))
@@ -108,11 +111,11 @@ def draw(graph: Graph, canvas: graphviz.Digraph, collapse: bool) -> None:
     for stage in graph.stages:
         if stage.kind == "stage":
             mine = [run for run in runs if run.first.stage == stage.name]
-            source = _draw_stage(canvas, graph, stage, mine, source, spacer, drawn)
+            source = _draw_stage(canvas, graph, stage, mine, source, spacer, drawn, emphasize)
         else:
-            brief_box(canvas, graph, stage)
+            brief_box(canvas, graph, stage, stage.name in emphasize)
             canvas.edge(source, stage.name, label=common.edge_shape(shape), weight=SPINE_WEIGHT)
             source = stage.name
         shape = stage.out_shape
     common.outputs(canvas, graph, lambda node: drawn[node])
-    common.legend(canvas, common.shortcut_kinds(runs))
+    common.legend(canvas, common.shortcut_kinds(runs), emphasis if emphasize else "")

@@ -51,11 +51,16 @@ def _signature(block: BlockInfo) -> tuple[object, ...]:
             block.dilation)
 
 
-def block_runs(graph: Graph, collapse: bool) -> list[Run]:
-    """The blocks in order, grouped into runs of identical ones when `collapse` is set."""
+def block_runs(graph: Graph, collapse: bool, emphasize: frozenset[str] = frozenset()
+               ) -> list[Run]:
+    """The blocks in order, grouped into runs of identical ones when `collapse` is set (a block
+    in `emphasize` and one not are never one run)."""
+    def key(block: BlockInfo) -> tuple[object, ...]:
+        return (*_signature(block), block.name in emphasize)
+
     runs: list[list[BlockInfo]] = []
     for block in graph.blocks:
-        if collapse and runs and _signature(runs[-1][-1]) == _signature(block):
+        if collapse and runs and key(runs[-1][-1]) == key(block):
             runs[-1].append(block)
         else:
             runs.append([block])
@@ -181,13 +186,17 @@ def shortcut_kinds(runs: Iterable[Run]) -> list[str]:
     return [kind for kind in palette.SHORTCUT_STYLES if kind in present]
 
 
-def legend(canvas: graphviz.Digraph, kinds: Sequence[str]) -> None:
-    """A small key of the shortcut edge styles in use, as real edges styled like the drawing."""
-    if not kinds:
+def legend(canvas: graphviz.Digraph, kinds: Sequence[str], emphasis: str = "") -> None:
+    """A small key of the shortcut edge styles in use, as real edges styled like the drawing,
+    and, given `emphasis`, a box styled as the emphasized ones saying what they are."""
+    if not kinds and not emphasis:
         return
     with canvas.subgraph(name="cluster_legend") as key:
-        key.attr(label="shortcuts", fontsize="10", style="rounded", color="#c4c4c4",
-                 labeljust="l")
+        key.attr(label="key" if emphasis else "shortcuts", fontsize="10", style="rounded",
+                 color="#c4c4c4", labeljust="l")
+        if emphasis:
+            key.node("legend_emphasis", esc(emphasis), fontsize="10",
+                     **palette.box_style("other", emphasized=True))
         for kind in kinds:
             text, style = palette.SHORTCUT_STYLES[kind]
             if kind == "none":  # nothing to show but the words (dot hides an invisible label)

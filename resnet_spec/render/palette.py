@@ -100,7 +100,17 @@ INNER_CLUSTER_ATTRS: dict[str, str] = {
 }
 
 
+EMPHASIS: dict[str, str] = {"color": "#e0001b", "penwidth": "3.2"}
+"""A box to point out (`render.to_dot(emphasize=...)`, the blocks that `diff` finds changed):
+a thick red border, which a greyscale printer still shows as the heaviest line."""
+
+
 def family_style(family: str) -> dict[str, str]:
     """Node attributes colouring a box of this family."""
     fill, border = FAMILY_COLOURS.get(family, FAMILY_COLOURS["other"])
     return {"fillcolor": fill, "color": border}
+
+
+def box_style(family: str, emphasized: bool = False) -> dict[str, str]:
+    """A box of this family, with the emphasis border when `emphasized`."""
+    return {**family_style(family), **(EMPHASIS if emphasized else {})}

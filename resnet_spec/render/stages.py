@@ -40,7 +40,8 @@ def _drop_path(blocks: list[BlockInfo]) -> str:
     return f"drop path {rates[0]:.3g} → {rates[-1]:.3g}"
 
 
-def brief_box(canvas: graphviz.Digraph, graph: Graph, stage: StageInfo) -> None:
+def brief_box(canvas: graphviz.Digraph, graph: Graph, stage: StageInfo,
+              emphasized: bool = False) -> None:
     """The stem or the head as one box naming its ops in order (not its norms or activations)."""
     nodes = [graph.node(name) for name in stage.nodes]
     shown = _FINAL_OPS if stage.kind == "final" else _BRIEF_OPS
@@ -48,7 +49,7 @@ def brief_box(canvas: graphviz.Digraph, graph: Graph, stage: StageInfo) -> None:
     note = common.params_text(_params(graph, stage.nodes))
     family = "conv" if stage.kind == "stem" else "head"
     canvas.node(stage.name, common.box_label(stage.name, lines, note), width="2.6",
-                group="main", **palette.family_style(family))
+                group="main", **palette.box_style(family, emphasized))
 
 
 def _stage_box(canvas: graphviz.Digraph, graph: Graph, stage: StageInfo) -> None:

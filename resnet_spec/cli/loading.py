@@ -1,0 +1,14 @@
+"""The one way `show`, `validate` and `diff` read a spec, so that what changes how specs are
+read (such as `--set` overrides) is added in one place."""
+
+from __future__ import annotations
+
+from resnet_spec.schema import Spec
+
+
+def load_spec(ref: str) -> Spec:
+    """Load, merge and validate the spec at `ref` (a file or a built-in name); raises
+    `SpecError` at the file, line and column of what is wrong."""
+    from resnet_spec.loader import load
+
+    return load(ref)
