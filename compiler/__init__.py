@@ -81,7 +81,10 @@ def _with_weights(graph: Graph, weights: str | os.PathLike[str], device: torch.d
     """Load before lowering, so a file that does not fit costs no module; then assign."""
     read_on = device if device.type != "meta" else torch.device("cpu")
     state = load_state_file(weights, device=read_on)
-    check_fit(state, graph.state_shapes(), model=graph.name, source=os.fspath(weights))
+    from resnet_spec.compiler.head import misfit_hint
+
+    check_fit(state, graph.state_shapes(), model=graph.name, source=os.fspath(weights),
+              hint=misfit_hint(state, graph))
     state = cast_state(state, dtype, device)
     model = lower(graph, device="meta", dtype=dtype)
     model.load_state_dict(state, strict=True, assign=True)

@@ -53,6 +53,24 @@ def classifier(graph: Graph) -> Classifier:
     return Classifier(tuple(n.name for n in nodes), keys)
 
 
+def misfit_hint(state: dict[str, torch.Tensor], graph: Graph) -> str:
+    """The hint of a plain `--weights` load that does not fit: where the classifier is all that
+    differs, how to fine-tune from the file instead."""
+    expected = graph.state_shapes()
+    nodes = graph.classifier()
+    head = {k: s for node in nodes for k, s in node.params().items()}
+    differs = {k for k in expected.keys() | state.keys()
+               if k not in state or k not in expected or tuple(state[k].shape) != expected[k]}
+    if not head or not differs or not differs <= head.keys():
+        return "is the file for the same architecture and number of classes?"
+    last = nodes[-1].name
+    weight = state.get(f"{last}.weight")
+    had = f"has {weight.shape[0]} classes" if weight is not None else "is missing"
+    return (f"only {', '.join(n.name for n in nodes)} differs (the file's {had}, "
+            f"{graph.name}'s has {head[f'{last}.weight'][0]}): to fine-tune from this file, "
+            "add --reinit-head (reinit_head=True)")
+
+
 def with_new_head(graph: Graph, weights: str | os.PathLike[str], *, seed: int,
                   device: torch.device, dtype: torch.dtype,
                   on_note: Callable[[str], None]) -> fx.GraphModule:

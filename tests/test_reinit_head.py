@@ -206,3 +206,20 @@ def test_cli_errors(torchvision18: tuple[torch.nn.Module, Path], spec10: Path, f
     assert "Traceback" not in backbone.err
     assert not (folder / "x").exists() and not (folder / "y").exists()
     assert not list(folder.glob(".y.build-*"))
+
+
+def test_without_the_option_a_classifier_misfit_suggests_it(
+        torchvision18: tuple[torch.nn.Module, Path], spec10: Path) -> None:
+    with pytest.raises(WeightsError, match=r"only fc differs \(the file's has 1000 classes, "
+                       r"resnet18_10's has 10\): to fine-tune from this file, add "
+                       r"--reinit-head"):
+        resnet_spec.build(spec10, weights=torchvision18[1])
+
+
+def test_other_misfits_keep_the_plain_hint(torchvision18: tuple[torch.nn.Module, Path],
+                                           folder: Path) -> None:
+    spec = folder / "r34.yaml"
+    spec.write_text(TEN_CLASSES.replace("extends: resnet18", "extends: resnet34"))
+    with pytest.raises(WeightsError, match="same architecture and number of classes") as err:
+        resnet_spec.build(spec, weights=torchvision18[1])
+    assert "--reinit-head" not in str(err.value)
