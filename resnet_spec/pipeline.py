@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import platform
+import shlex
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -255,20 +256,31 @@ def _require_targets(b: _Build) -> None:
         if lacking is None:
             continue
         if name == "tensorrt":
-            lacking += ". " + tensorrt_handoff(b.ref, b.batch, b.precision)
+            lacking += ". " + tensorrt_handoff(b.ref, b.batch, b.precision,
+                                               _weights_options(b))
         raise TargetUnavailable(lacking)
     if b.triton_backend == "tensorrt" and "tensorrt" not in b.targets:
         raise OptionError("--triton-backend tensorrt packages the engine this build makes: "
                          "add tensorrt to --to")
 
 
-def tensorrt_handoff(ref: str, batch: BatchRange, precision: str) -> str:
-    """What to run on a GPU machine instead: the onnx export, then trtexec on it."""
+def _weights_options(b: _Build) -> str:
+    """The options that give the hand-off's export this build's weights (else it would export
+    random ones)."""
+    if b.weights is None:
+        return f" --seed {b.seed}" if b.seed else ""
+    reinit = f" --reinit-head --seed {b.seed}" if b.reinit_head else ""
+    return f" --weights {shlex.quote(os.fspath(b.weights))}{reinit}"
+
+
+def tensorrt_handoff(ref: str, batch: BatchRange, precision: str, options: str = "") -> str:
+    """What to run on a GPU machine instead: the onnx export (with `options`, such as the
+    weights), then trtexec on it."""
     spec = load(ref)
     dims = (spec.input.channels, spec.input.height, spec.input.width)
     command = trtexec_command(dims, batch, "fp16" if precision == "fp16" else "fp32")
     return (f"Without it, build the same engine on a GPU machine from the onnx target: "
-            f"resnet-spec export {ref} --to onnx --batch {batch}, then in that folder: "
+            f"resnet-spec export {ref} --to onnx --batch {batch}{options}, then in that folder: "
             f"{command}")
 
 

@@ -223,3 +223,18 @@ def test_other_misfits_keep_the_plain_hint(torchvision18: tuple[torch.nn.Module,
     with pytest.raises(WeightsError, match="same architecture and number of classes") as err:
         resnet_spec.build(spec, weights=torchvision18[1])
     assert "--reinit-head" not in str(err.value)
+
+
+def test_the_tensorrt_handoff_exports_the_same_weights(
+        torchvision18: tuple[torch.nn.Module, Path], spec10: Path, folder: Path,
+        run_cli) -> None:
+    from resnet_spec.compiler.targets import tensorrt
+
+    if tensorrt.missing() is None:
+        pytest.skip("this machine can build TensorRT engines")
+    result = run_cli("export", str(spec10), "--to", "tensorrt", "--weights",
+                     str(torchvision18[1]), "--reinit-head", "--seed", "2", "--out",
+                     str(folder / "trt"))
+    assert result.code == 3
+    assert (f"--to onnx --batch 1:8:32 --weights {torchvision18[1]} --reinit-head --seed 2, "
+            "then in that folder") in result.err
