@@ -14,7 +14,9 @@ import torchvision
 from safetensors.torch import load_file, save_file
 
 import resnet_spec
+from resnet_spec import Graph
 from resnet_spec.compiler import WeightsError, compile_graph
+from resnet_spec.compiler.head import classifier, misfit_hint
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -167,28 +169,31 @@ def test_for_inference_computes_what_the_eval_module_does(
         torch.testing.assert_close(folded(x), plain(x), rtol=1e-4, atol=1e-4)
 
 
-def test_export_to_onnx_checks_the_new_head_and_the_manifest_records_it(
+def test_export_uses_the_new_head_and_the_manifest_records_it(
         torchvision18: tuple[torch.nn.Module, Path], spec10: Path, folder: Path,
         run_cli) -> None:
     out = folder / "export"
-    result = run_cli("export", str(spec10), "--to", "onnx", "--weights",
+    result = run_cli("export", str(spec10), "--to", "pt2", "--weights",
                      str(torchvision18[1]), "--reinit-head", "--seed", "4", "--out", str(out))
     assert result.code == 0, result.err
     assert ("note: loaded 120 tensors from tv18.safetensors; fc (10 classes) initialized from "
             "seed 4 (the file's fc has 1000)") in result.err
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["weights"]["reinit_head"] == ["fc.weight", "fc.bias"]
-    assert manifest["seed"] == 4 and manifest["targets"]["onnx"]["check"]["passed"]
+    assert manifest["seed"] == 4 and manifest["targets"]["pt2"]["check"]["passed"]
     assert any("initialized from seed 4" in n for n in manifest["notes"])
 
 
-def test_build_writes_the_new_head_into_model_safetensors(
+def test_build_to_onnx_checks_the_new_head_and_writes_it(
         torchvision18: tuple[torch.nn.Module, Path], spec10: Path, folder: Path,
         run_cli) -> None:
     out = folder / "build"
     result = run_cli("build", str(spec10), "--weights", str(torchvision18[1]),
-                     "--reinit-head", "--out", str(out), "-q")
+                     "--reinit-head", "--to", "onnx", "--out", str(out), "-q")
     assert result.code == 0, result.err
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["targets"]["onnx"]["check"]["passed"]
+    assert manifest["weights"]["reinit_head"] == ["fc.weight", "fc.bias"]
     written = load_file(out / "model.safetensors")
     fresh = resnet_spec.build(spec10, seed=0).state_dict()
     assert torch.equal(written["fc.weight"], fresh["fc.weight"])
@@ -238,3 +243,22 @@ def test_the_tensorrt_handoff_exports_the_same_weights(
     assert result.code == 3
     assert (f"--to onnx --batch 1:8:32 --weights {torchvision18[1]} --reinit-head --seed 2, "
             "then in that folder") in result.err
+
+
+def test_the_classifier_is_read_from_the_ir_not_by_its_name(
+        torchvision18: tuple[torch.nn.Module, Path], spec10: Path) -> None:
+    """The same network with its classifier under timm's name `head.fc`."""
+    graph = resnet_spec.elaborate(spec10)
+    timm_named = Graph(graph.name)
+
+    def rename(name: str) -> str:
+        return "head.fc" if name == "fc" else name
+
+    for node in graph.nodes():
+        timm_named.add(node.model_copy(update={"name": rename(node.name),
+                                               "inputs": tuple(map(rename, node.inputs))}))
+    assert classifier(timm_named).keys == {"head.fc.weight": (10, 512), "head.fc.bias": (10,)}
+    state = {f"head.{k}" if k.startswith("fc.") else k: v
+             for k, v in torchvision18[0].state_dict().items()}
+    assert misfit_hint(state, timm_named).startswith(
+        "only head.fc differs (the file's has 1000 classes")
