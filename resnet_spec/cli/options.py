@@ -83,7 +83,7 @@ def parse_batch(ctx: click.Context, param: click.Parameter, value: str | None) -
 seed_option = click.option(
     "--seed", type=click.IntRange(min=0, max=2**64 - 1), default=0, show_default=True,
     help="Seed of the random initialization, 0 to 2**64-1 (torch's range; ignored with "
-    "--weights, but for the classifier with --reinit-head).",
+    "--weights).",
 )
 weights_option = click.option(
     "--weights", type=click.Path(exists=True, dir_okay=False, path_type=Path),
