@@ -8,7 +8,9 @@ from the seed. See `lower` (IR -> fx), `init` (torchvision's scheme) and `weight
 
 from __future__ import annotations
 
+import logging
 import os
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -30,12 +32,19 @@ def compile_graph(
     for_inference: bool = False,
     device: Any = None,
     dtype: torch.dtype | str | None = None,
+    reinit_head: bool = False,
+    on_note: Callable[[str], None] | None = None,
 ) -> fx.GraphModule:
     """The torch module of a checked IR graph.
 
     `weights`: a safetensors or torch state dict file whose keys and shapes must equal the
     graph's (`WeightsError` lists the ones that do not); without it, parameters are initialized
-    from `seed`. `device` (default CPU; `meta` allocates nothing) and `dtype` (default torch's
+    from `seed`. `reinit_head` (fine-tuning, with `weights`) loads every tensor but the
+    classifier's (the head's linear layer, whatever the file holds there) and initializes the
+    classifier from `seed` exactly as a build without weights would (`compiler.head`); it
+    says so through `on_note` (default: the `resnet_spec` logger at INFO).
+
+    `device` (default CPU; `meta` allocates nothing) and `dtype` (default torch's
     default dtype) place every floating tensor.
 
     `for_inference` returns the module for running only: eval mode, flattened, with the
@@ -46,7 +55,14 @@ def compile_graph(
     """
     device = torch.device(device if device is not None else "cpu")
     dtype = _dtype(dtype)
-    if weights is not None:
+    if reinit_head:
+        if weights is None:
+            raise ValueError("reinit_head=True needs weights: the file to fine-tune from")
+        from resnet_spec.compiler.head import with_new_head
+
+        model = with_new_head(graph, weights, seed=seed, device=device, dtype=dtype,
+                              on_note=on_note or logging.getLogger("resnet_spec").info)
+    elif weights is not None:
         model = _with_weights(graph, weights, device, dtype)
     else:
         model = lower(graph, device="meta", dtype=dtype)
@@ -65,7 +81,10 @@ def _with_weights(graph: Graph, weights: str | os.PathLike[str], device: torch.d
     """Load before lowering, so a file that does not fit costs no module; then assign."""
     read_on = device if device.type != "meta" else torch.device("cpu")
     state = load_state_file(weights, device=read_on)
-    check_fit(state, graph.state_shapes(), model=graph.name, source=os.fspath(weights))
+    from resnet_spec.compiler.head import misfit_hint
+
+    check_fit(state, graph.state_shapes(), model=graph.name, source=os.fspath(weights),
+              hint=misfit_hint(state, graph))
     state = cast_state(state, dtype, device)
     model = lower(graph, device="meta", dtype=dtype)
     model.load_state_dict(state, strict=True, assign=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,9 @@ TRACE_BATCH = 2
 CHECK_BATCHES = (1, 3)
 """Batches the saved program is run at, against the module, before a build accepts it: the
 smallest, and one that is neither the traced batch nor a specialized size."""
+
+Progress = Callable[[str], None]
+"""Told what a long step does next (`exporting`, `checking batch 3`), for the user to see."""
 
 RELATIVE_TOLERANCE = 1e-4
 """An fp32 file's outputs may differ from the module's by this much times max(1, |output|)."""
@@ -67,14 +70,17 @@ def export_program(module: torch.nn.Module, graph: Graph) -> torch.export.Export
 
 def export_pt2(
     module: torch.nn.Module, graph: Graph, path: str | os.PathLike[str],
-    keep: dict[int, Any] | None = None,
+    keep: dict[int, Any] | None = None, progress: Progress | None = None,
 ) -> torch.export.ExportedProgram:
     """Export the module to a `.pt2` file at `path`, then load it back and check it runs.
     `keep`, if given, receives the module's outputs at each check batch (the targets compare
-    with the same ones instead of running the module again)."""
+    with the same ones instead of running the module again); `progress` hears of each part."""
+    progress = progress or (lambda message: None)
+    progress("exporting")
     program = export_program(module, graph)
+    progress(f"writing {Path(path).name}")
     write_file(Path(path), program_bytes(program))
-    verify_pt2(module, graph, path, keep=keep)
+    verify_pt2(module, graph, path, keep=keep, progress=progress)
     return program
 
 
@@ -93,14 +99,18 @@ def verify_pt2(
     path: str | os.PathLike[str],
     batches: tuple[int, ...] = CHECK_BATCHES,
     keep: dict[int, Any] | None = None,
+    progress: Progress | None = None,
 ) -> None:
     """Load the saved program and compare its outputs with the module's at each batch size;
     the module's outputs go into `keep` by batch, if given."""
+    progress = progress or (lambda message: None)
+    progress(f"loading {Path(path).name}")
     loaded = load_pt2(path)
     was_training = module.training
     module.eval()
     try:
         for batch in batches:
+            progress(f"checking {Path(path).name} at batch {batch}")
             expected = _compare(module, loaded, example_input(graph, batch, module), path)
             if keep is not None:
                 keep[batch] = expected

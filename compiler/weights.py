@@ -86,7 +86,9 @@ def _as_state_dict(state: Any, where: Loc) -> dict[str, torch.Tensor]:
 
 
 def check_fit(state: Mapping[str, torch.Tensor], expected: Mapping[str, Shape], *,
-              model: str, source: str) -> None:
+              model: str, source: str,
+              hint: str = "is the file for the same architecture and number of classes?"
+              ) -> None:
     """Raise a WeightsError naming missing, unexpected and wrongly shaped keys, if any."""
     missing = [k for k in expected if k not in state]
     unexpected = [k for k in state if k not in expected]
@@ -103,8 +105,7 @@ def check_fit(state: Mapping[str, torch.Tensor], expected: Mapping[str, Shape], 
     ]
     if parts:
         raise WeightsError(f"the weights do not fit {model}: " + "; ".join(parts),
-                           Loc(source, line=0),
-                           "is the file for the same architecture and number of classes?")
+                           Loc(source, line=0), hint)
     check_numbers(state, source=source)
 
 

@@ -41,12 +41,16 @@ def build(
     for_inference: bool = False,
     device: Any = None,
     dtype: Any = None,
+    reinit_head: bool = False,
 ) -> torch.nn.Module:
     """Compile a spec into a torch module (torch is imported here, not before).
 
     `weights` is a safetensors or `.pt`/`.pth` state_dict file loaded without random init;
-    otherwise parameters are initialized from `seed`. The module has torchvision's and timm's
-    names and layout; call `.eval()` on it for inference with those weights.
+    otherwise parameters are initialized from `seed`. With `reinit_head=True` (fine-tuning)
+    everything but the classifier loads from `weights` and the classifier is initialized from
+    `seed`, as a build without weights would (a note goes to the `resnet_spec` logger).
+    The module has torchvision's and timm's names and layout; call `.eval()` on it for
+    inference with those weights.
 
     `for_inference=True` returns instead the module for running only: eval mode, each batch norm
     folded into its conv, dropout dropped, channels_last (the passes of
@@ -57,5 +61,6 @@ def build(
 
     graph = spec if isinstance(spec, Graph) else elaborate(spec)
     return compile_graph(
-        graph, weights=weights, seed=seed, for_inference=for_inference, device=device, dtype=dtype
+        graph, weights=weights, seed=seed, for_inference=for_inference, device=device, dtype=dtype,
+        reinit_head=reinit_head,
     )

@@ -433,6 +433,11 @@ class Graph:
             out.update(node.buffers())
         return out
 
+    def classifier(self) -> list[Any]:
+        """The classifier: the linear node(s) of the head, empty for a network without one
+        (`head: none`, `features`). What fine-tuning's `reinit_head` starts afresh."""
+        return [n for n in self.nodes() if n.op == "linear" and n.scope.stage == "head"]
+
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dump: nodes with op, attributes, parameters, shapes; edges; groups."""
         nodes = []

@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import platform
+import shlex
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -62,6 +63,9 @@ StepHook = Callable[[int, int, str, "float | None"], None]
 its name and its seconds; a step that raises ends with seconds -1."""
 NoteHook = Callable[[str], None]
 """Called with one line for something the user should know (a warning, a skipped file)."""
+ProgressHook = Callable[[int, int, str, str], None]
+"""Called while a long step runs, each time it starts something new (`exporting`, `checking
+batch 3`): the step's 1-based index, the step count, its name and what it is doing."""
 
 
 @dataclass
@@ -87,6 +91,11 @@ class _Build:
     weights: Path | None
     on_step: StepHook
     on_note: NoteHook
+    on_progress: ProgressHook = lambda *_: None
+    reinit_head: bool = False
+    """Fine-tuning: the classifier is initialized from `seed`, everything else from `weights`."""
+    current: str = ""
+    """The step running now, that `progress` reports for."""
     steps: tuple[str, ...] = STEPS
     targets: tuple[str, ...] = ()
     batch: BatchRange = DEFAULT_BATCH
@@ -113,6 +122,7 @@ class _Build:
 
     def step(self, name: str, action: Callable[[_Build], None]) -> None:
         index = self.steps.index(name) + 1
+        self.current = name
         self.on_step(index, len(self.steps), name, None)
         start = time.perf_counter()
         try:
@@ -128,6 +138,11 @@ class _Build:
 
     def note(self, line: str) -> None:
         self.notes.append(line)
+
+    def progress(self, message: str) -> None:
+        """Tell `on_progress` what the running step is doing now."""
+        self.on_progress(self.steps.index(self.current) + 1, len(self.steps), self.current,
+                         message)
 
     def write(self, filename: str, content: str | bytes) -> Path:
         path = self.staged(filename)
@@ -151,13 +166,18 @@ def run_build(
     triton_backend: str = "auto",
     on_step: StepHook | None = None,
     on_note: NoteHook | None = None,
+    reinit_head: bool = False,
+    on_progress: ProgressHook | None = None,
 ) -> BuildResult:
     """Build `spec` (a path or built-in name) into `out` (default `build/<name>/`), adding
     the deployment `targets` (`onnx`, `openvino`, `tensorrt`, `triton`; the build always
-    writes `model.pt2`) at `precision`, for batches in `batch`."""
+    writes `model.pt2`) at `precision`, for batches in `batch`. `reinit_head` loads `weights`
+    into everything but the classifier, which starts from `seed` (fine-tuning).
+    `on_step`, `on_progress` and `on_note` hear of each step, of what a long step is doing,
+    and of anything the user should know."""
     chosen = tuple(t for t in in_order(tuple(targets)) if t != "pt2")
     b = _start(spec, out, seed, weights, chosen, batch, precision, triton_backend,
-               on_step, on_note)
+               on_step, on_note, reinit_head=reinit_head, on_progress=on_progress)
     return _run(b, (*STEPS[:-1], *chosen, STEPS[-1]))
 
 
@@ -173,15 +193,17 @@ def run_export(
     triton_backend: str = "auto",
     on_step: StepHook | None = None,
     on_note: NoteHook | None = None,
+    reinit_head: bool = False,
+    on_progress: ProgressHook | None = None,
 ) -> BuildResult:
     """Export `spec` to `targets` (any of pt2, onnx, openvino, tensorrt, triton) into `out`
     (default `build/<name>-<targets>/`): the target files, `spec.resolved.yaml` and the
-    manifest, nothing else."""
+    manifest, nothing else. The options and hooks are `run_build`'s."""
     chosen = in_order(tuple(targets))
     if not chosen:
         raise OptionError(f"export needs at least one target: {', '.join(TARGETS)}")
     b = _start(spec, out, seed, weights, chosen, batch, precision, triton_backend,
-               on_step, on_note)
+               on_step, on_note, reinit_head=reinit_head, on_progress=on_progress)
     b.full = False
     return _run(b, (*EXPORT_STEPS[:-1], *chosen, EXPORT_STEPS[-1]))
 
@@ -201,10 +223,13 @@ def _run(b: _Build, steps: tuple[str, ...]) -> BuildResult:
 def _start(spec: str | os.PathLike[str], out: str | os.PathLike[str] | None, seed: int,
            weights: str | os.PathLike[str] | None, targets: tuple[str, ...],
            batch: BatchRange, precision: str, triton_backend: str,
-           on_step: StepHook | None, on_note: NoteHook | None) -> _Build:
+           on_step: StepHook | None, on_note: NoteHook | None, *, reinit_head: bool = False,
+           on_progress: ProgressHook | None = None) -> _Build:
     """The run's state, after the checks that need no step: the output folder may be
     written, the options fit the targets, and this machine has what each target needs."""
     check_precision(targets, precision)
+    if reinit_head and weights is None:
+        raise OptionError("--reinit-head needs --weights FILE: the file to fine-tune from")
     b = _Build(
         ref=os.fspath(spec),
         out=check_target(Path(out)) if out is not None else None,
@@ -212,6 +237,7 @@ def _start(spec: str | os.PathLike[str], out: str | os.PathLike[str] | None, see
         weights=Path(weights) if weights is not None else None,
         on_step=on_step or (lambda *_: None),
         on_note=on_note or (lambda _: None),
+        on_progress=on_progress or (lambda *_: None), reinit_head=reinit_head,
         targets=targets, batch=batch, precision=precision, triton_backend=triton_backend,
     )
     _require_targets(b)
@@ -230,20 +256,31 @@ def _require_targets(b: _Build) -> None:
         if lacking is None:
             continue
         if name == "tensorrt":
-            lacking += ". " + tensorrt_handoff(b.ref, b.batch, b.precision)
+            lacking += ". " + tensorrt_handoff(b.ref, b.batch, b.precision,
+                                               _weights_options(b))
         raise TargetUnavailable(lacking)
     if b.triton_backend == "tensorrt" and "tensorrt" not in b.targets:
         raise OptionError("--triton-backend tensorrt packages the engine this build makes: "
                          "add tensorrt to --to")
 
 
-def tensorrt_handoff(ref: str, batch: BatchRange, precision: str) -> str:
-    """What to run on a GPU machine instead: the onnx export, then trtexec on it."""
+def _weights_options(b: _Build) -> str:
+    """The options that give the hand-off's export this build's weights (else it would export
+    random ones)."""
+    if b.weights is None:
+        return f" --seed {b.seed}" if b.seed else ""
+    reinit = f" --reinit-head --seed {b.seed}" if b.reinit_head else ""
+    return f" --weights {shlex.quote(os.fspath(b.weights))}{reinit}"
+
+
+def tensorrt_handoff(ref: str, batch: BatchRange, precision: str, options: str = "") -> str:
+    """What to run on a GPU machine instead: the onnx export (with `options`, such as the
+    weights), then trtexec on it."""
     spec = load(ref)
     dims = (spec.input.channels, spec.input.height, spec.input.width)
     command = trtexec_command(dims, batch, "fp16" if precision == "fp16" else "fp32")
     return (f"Without it, build the same engine on a GPU machine from the onnx target: "
-            f"resnet-spec export {ref} --to onnx --batch {batch}, then in that folder: "
+            f"resnet-spec export {ref} --to onnx --batch {batch}{options}, then in that folder: "
             f"{command}")
 
 
@@ -309,7 +346,8 @@ def _compile(b: _Build) -> None:
     from resnet_spec.compiler.export import save_safetensors
 
     # torchvision-named state for model.safetensors: not the folded `for_inference` module
-    b.module = compile_graph(b.graph, weights=b.weights, seed=b.seed).eval()
+    b.module = compile_graph(b.graph, weights=b.weights, seed=b.seed, reinit_head=b.reinit_head,
+                             on_note=b.note).eval()
     if b.full:
         save_safetensors(b.module, b.staged("model.safetensors"))
 
@@ -318,13 +356,15 @@ def _export(b: _Build) -> None:
     from resnet_spec.compiler.export import export_pt2
 
     assert b.graph is not None
-    b.program = export_pt2(b.module, b.graph, b.staged("model.pt2"), keep=b.reference)
+    b.program = export_pt2(b.module, b.graph, b.staged("model.pt2"), keep=b.reference,
+                           progress=b.progress)
 
 
 def _trace(b: _Build) -> None:
     from resnet_spec.compiler.export import export_program
 
     assert b.graph is not None
+    b.progress("exporting")
     b.program = export_program(b.module, b.graph)
 
 
@@ -336,7 +376,8 @@ def _target_step(name: str) -> Callable[[_Build], None]:
         if b.job is None:
             assert b.graph is not None and b.staging is not None
             b.job = Job(b.graph, b.module, b.program, b.staging, batch=b.batch,
-                        precision=b.precision, triton_backend=b.triton_backend, note=b.note)
+                        precision=b.precision, triton_backend=b.triton_backend, note=b.note,
+                        progress=b.progress)
             remember(b.job, b.reference)
         b.reports[name] = target(name).build(b.job)
 
@@ -380,7 +421,7 @@ def manifest(b: _Build) -> dict[str, Any]:
         "spec": b.ref,
         "versions": _versions(b.targets),
         "seed": b.seed,
-        "weights": _weights_entry(b.weights),
+        "weights": _weights_entry(b.weights, b.graph if b.reinit_head else None),
         "params": b.cost.params,
         "macs": b.cost.macs,
         "seconds": {name: round(s, 3) for name, s in b.seconds.items()},
@@ -418,10 +459,14 @@ def _version(package: str) -> str | None:
         return None
 
 
-def _weights_entry(weights: Path | None) -> dict[str, str] | None:
+def _weights_entry(weights: Path | None, reinit: Graph | None = None) -> dict[str, Any] | None:
+    """The file's path and sha256; with --reinit-head, the keys initialized from the seed."""
     if weights is None:
         return None
-    return {"path": os.fspath(weights), "sha256": sha256(weights)}
+    entry: dict[str, Any] = {"path": os.fspath(weights), "sha256": sha256(weights)}
+    if reinit is not None:
+        entry["reinit_head"] = [key for node in reinit.classifier() for key in node.params()]
+    return entry
 
 
 def sha256(path: Path) -> str:

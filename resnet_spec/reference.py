@@ -2,7 +2,7 @@
 
 Types and constraints come from the JSON Schema (which also knows the `norm: group` and
 `head: none` shorthands); defaults and descriptions come from the pydantic fields. One section
-per model, in the order of the language contract (spec-language.md).
+per model, in the order a spec is written (top level, input, norm, stem, block, stages, head).
 
     python -m resnet_spec.reference           # rewrite docs/spec-reference.md
     python -m resnet_spec.reference --check   # exit 1 if the committed file is stale
@@ -23,7 +23,7 @@ from resnet_spec import schema
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parent.parent / "docs" / "spec-reference.md"
 
-# (heading, model, where the mapping sits in a spec), in spec-language.md's order.
+# (heading, model, where the mapping sits in a spec), in the order a spec is written.
 SECTIONS: list[tuple[str, type[BaseModel], str]] = [
     ("Top level", schema.Spec, "the spec file itself"),
     ("`input`", schema.InputSpec, "`input:`"),
@@ -41,10 +41,12 @@ _HEADER = """\
      A test fails when this file is stale. -->
 # Spec reference
 
-Every field of the spec language, version {version}: its type, default and meaning. The language
-contract with examples is in spec-language.md; the JSON Schema for editors is
-[spec.schema.json](spec.schema.json) (add `# yaml-language-server: $schema=<path>` to a spec).
-Unknown keys are errors; `extends` merges mappings deeply and replaces lists whole.
+Every field of the spec language, version {version}: its type, default and meaning. The names
+and meanings below are a contract: a later version of the language may add optional fields, never
+rename or redefine one. The language by example is [writing-specs.md](writing-specs.md); the
+JSON Schema for editors is [spec.schema.json](spec.schema.json) (add
+`# yaml-language-server: $schema=<path>` to a spec). Unknown keys are errors; `extends` merges
+mappings deeply and replaces lists whole.
 """
 
 

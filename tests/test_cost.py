@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import textwrap
 
+import published_figures
 import pytest
 
 import resnet_spec
@@ -13,25 +14,13 @@ from resnet_spec import builtins
 from resnet_spec.cost import analyze, to_json, to_markdown
 from resnet_spec.schema import InputSpec
 
-# /work/shared/reference/figures.md, torchvision's weight metadata: parameters, GMACs
-TORCHVISION = {
-    "resnet18": (11_689_512, 1.814),
-    "resnet34": (21_797_672, 3.664),
-    "resnet50": (25_557_032, 4.089),
-    "resnet101": (44_549_160, 7.801),
-    "resnet152": (60_192_808, 11.514),
-    "resnext50_32x4d": (25_028_904, 4.230),
-    "resnext101_32x8d": (88_791_336, 16.414),
-    "resnext101_64x4d": (83_455_272, 15.460),
-    "wide_resnet50_2": (68_883_240, 11.398),
-    "wide_resnet101_2": (126_886_696, 22.753),
-}
+# the published figures, with their sources: `published_figures.py`
+TORCHVISION = published_figures.TORCHVISION
 # the paper's Table 1, "FLOPs" that are multiply-adds, printed with one decimal
-PAPER_TABLE1 = {"resnet18": 1.8, "resnet34": 3.6, "resnet50_v1": 3.8, "resnet101_v1": 7.6,
-                "resnet152_v1": 11.3}
+PAPER_TABLE1 = published_figures.PAPER_TABLE1_GMACS
 # the paper's Table 6, parameters in millions as printed
-PAPER_TABLE6 = {"cifar_resnet20": "0.27", "cifar_resnet32": "0.46", "cifar_resnet44": "0.66",
-                "cifar_resnet56": "0.85", "cifar_resnet110": "1.7", "cifar_resnet1202": "19.4"}
+PAPER_TABLE6 = {name: params.removesuffix("M")
+                for name, (_, params) in published_figures.PAPER_TABLE6.items()}
 
 TINY = """\
 name: tiny
@@ -183,6 +172,13 @@ def _small(name: str):
     spec = resnet_spec.load(name)
     spec = spec.model_copy(update={"input": InputSpec(channels=3, height=32, width=32)})
     return resnet_spec.elaborate(spec)
+
+
+def test_the_torchvision_figures_are_its_weights_metadata() -> None:
+    models = pytest.importorskip("torchvision.models")
+    for name, (params, gmacs) in TORCHVISION.items():
+        meta = models.get_model_weights(name).DEFAULT.meta
+        assert (meta["num_params"], meta["_ops"]) == (params, gmacs), name
 
 
 @pytest.mark.parametrize("name", sorted(TORCHVISION))

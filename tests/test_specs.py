@@ -1,11 +1,12 @@
 """Every built-in spec loads, elaborates and checks, with the published shapes and sizes.
 
 Parameter counts: torchvision's weight metadata (exact) and the paper's Table 6 for the CIFAR
-nets (to the published rounding), as listed in /work/shared/reference/figures.md.
+nets (to the published rounding), as listed with their sources in `published_figures.py`.
 """
 
 from __future__ import annotations
 
+import published_figures
 import pytest
 from conftest import SPECS
 
@@ -14,21 +15,8 @@ from resnet_spec import builtins
 from resnet_spec.check import check_graph
 
 # torchvision's `num_params` for the v1.5 models; the paper's v1 layout has the same weights.
-TORCHVISION = {
-    "resnet18": 11_689_512,
-    "resnet34": 21_797_672,
-    "resnet50": 25_557_032,
-    "resnet50_v1": 25_557_032,
-    "resnet101": 44_549_160,
-    "resnet101_v1": 44_549_160,
-    "resnet152": 60_192_808,
-    "resnet152_v1": 60_192_808,
-    "resnext50_32x4d": 25_028_904,
-    "resnext101_32x8d": 88_791_336,
-    "resnext101_64x4d": 83_455_272,
-    "wide_resnet50_2": 68_883_240,
-    "wide_resnet101_2": 126_886_696,
-}
+TORCHVISION = {name: params for name, (params, _) in published_figures.TORCHVISION.items()}
+TORCHVISION |= {f"resnet{depth}_v1": TORCHVISION[f"resnet{depth}"] for depth in (50, 101, 152)}
 
 # timm's parameter counts of the variants it defines (the parity tests compare live models too)
 TIMM = {
@@ -42,18 +30,10 @@ TIMM = {
 BACKBONES = {"resnet50_os8"}
 
 # Table 6: (n, params as printed). Plain nets have the same weights (option A adds none).
-TABLE6 = {
-    "cifar_resnet20": (3, "0.27M"),
-    "cifar_resnet32": (5, "0.46M"),
-    "cifar_resnet44": (7, "0.66M"),
-    "cifar_resnet56": (9, "0.85M"),
-    "cifar_resnet110": (18, "1.7M"),
-    "cifar_resnet1202": (200, "19.4M"),
-    "cifar_plain20": (3, "0.27M"),
-    "cifar_plain56": (9, "0.85M"),
-}
-# He et al. 2016 ("Identity Mappings"), Table 3: pre-activation ResNet-164 on CIFAR, 1.7M
-PREACT = {"cifar_preact_resnet164": (18, "1.7M")}
+TABLE6 = dict(published_figures.PAPER_TABLE6)
+TABLE6 |= {name.replace("resnet", "plain"): TABLE6[name]
+           for name in ("cifar_resnet20", "cifar_resnet56")}
+PREACT = published_figures.IDENTITY_MAPPINGS_TABLE3
 
 # Blocks per stage of the ImageNet depths.
 DEPTHS = {18: [2, 2, 2, 2], 34: [3, 4, 6, 3], 50: [3, 4, 6, 3], 101: [3, 4, 23, 3],

@@ -88,7 +88,9 @@ def check(job: Job, label: str, run: Runner, runtime: str, precision: str | None
     reduced = precision != "fp32"
     batches = _batches(job, reduced)
     worst, scale, agree, images = 0.0, 0.0, 0, 0
-    for batch, x in batches:
+    for i, (batch, x) in enumerate(batches):
+        part = f" ({i + 1}/{len(batches)})" if reduced else ""
+        job.progress(f"checking {label} at batch {batch}{part}")
         want, got = reference(job, x), _outputs(run, x, job, label, batch)
         error, size = max_error(want, got, label, batch)
         worst, scale = max(worst, error), max(scale, size)

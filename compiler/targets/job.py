@@ -27,6 +27,8 @@ class Job:
     precision: str = "fp32"
     triton_backend: str = "auto"
     note: Callable[[str], None] = lambda line: None
+    progress: Callable[[str], None] = lambda message: None
+    """Told what the target does next (`converting`, `checking batch 3`): the user sees it."""
     made: dict[str, Any] = field(default_factory=dict)
     """What a target made that a later one reuses (`onnx` -> the model.onnx bytes' path)."""
 

@@ -46,6 +46,7 @@ def onnx_bytes(job: Job) -> bytes:
 def _export(job: Job) -> bytes:
     import torch
 
+    job.progress("converting to ONNX")
     # the exporter prints its progress on stdout; the build's own lines say enough
     with contextlib.redirect_stdout(io.StringIO()):
         exported = torch.onnx.export(
@@ -122,6 +123,7 @@ def build(job: Job) -> dict[str, Any]:
     data = onnx_bytes(job)
     path = job.write(ONNX_FILE, data)
     job.made["onnx_path"] = path
+    job.progress(f"loading {ONNX_FILE} in onnxruntime")
     result = check(job, ONNX_FILE, runner(path, job.graph), runtime_version(), "fp32")
     job.made["onnx_check"] = result.as_json()
     return {

@@ -105,8 +105,12 @@ def build(job: Job) -> dict[str, Any]:
     """Convert, save, load back with the precision asked, compare at two batches."""
     import openvino as ov
 
-    xml = save(convert(job), job)
+    job.progress("converting to OpenVINO")
+    model = convert(job)
+    job.progress(f"writing {XML}")
+    xml = save(model, job)
     job.made["openvino_xml"] = xml
+    job.progress("compiling for the CPU")
     compiled, run = runner(xml, job)
     ran = device_precision(compiled)
     result = check(job, XML, run, f"openvino {ov.__version__.split('-')[0]}")

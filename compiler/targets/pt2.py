@@ -22,7 +22,9 @@ def build(job: Job) -> dict[str, Any]:
 
     from resnet_spec.compiler.export import load_pt2, program_bytes
 
+    job.progress(f"writing {FILE}")
     path = job.write(FILE, program_bytes(job.program))
+    job.progress(f"loading {FILE}")
     loaded = load_pt2(path)
     names = output_names(job.graph)
 

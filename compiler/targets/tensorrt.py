@@ -101,11 +101,13 @@ def build(job: Job) -> dict[str, Any]:
     engine = plan(job.input_dims, job.batch, job.precision)
     inputs, settings = compile_arguments(engine)
     program = move_to_device_pass(job.program, "cuda:0")
+    job.progress("building the TensorRT engine")
     compiled = torch_tensorrt.dynamo.compile(program, arg_inputs=inputs, **settings)
     ep_path = job.folder / EP_FILE
     # torch_tensorrt.save writes through torch's own file writer (it takes a path only)
     torch_tensorrt.save(compiled, str(ep_path), output_format="exported_program",
                         arg_inputs=inputs)
+    job.progress(f"serializing {ENGINE_FILE}")
     serialized = torch_tensorrt.dynamo.convert_exported_program_to_serialized_trt_engine(
         program, arg_inputs=inputs, **settings)
     job.made["engine"] = job.write(ENGINE_FILE, bytes(serialized))

@@ -153,10 +153,12 @@ def _package_openvino(job: Job, version: str) -> tuple[list[str], dict[str, Any]
         _link(made.with_suffix(".bin"), job.folder / relative[1])
     else:
         sub = dataclasses.replace(job, folder=job.folder / version)
+        job.progress("converting to OpenVINO")
         xml = openvino.save(openvino.convert(sub), sub)
         os.replace(xml, job.folder / relative[0])
         os.replace(xml.with_suffix(".bin"), job.folder / relative[1])
         xml.parent.rmdir()
+    job.progress("compiling for the CPU")
     _, run = openvino.runner(job.folder / relative[0], job)
     result = check(job, relative[0], run, f"openvino {ov.__version__.split('-')[0]}")
     return relative, result.as_json(), None

@@ -11,7 +11,9 @@ from resnet_spec.cli.options import (
     deploy_options,
     note,
     parse_targets,
-    progress,
+    progress_hooks,
+    quiet_option,
+    reinit_head_option,
     report_result,
     run_or_explain,
     seed_option,
@@ -30,14 +32,16 @@ from resnet_spec.deploy import TARGETS, BatchRange
 )
 @seed_option
 @weights_option
+@reinit_head_option
 @click.option("--to", "targets", metavar="TARGET,...",
               shell_complete=complete_list(TARGETS), callback=parse_targets,
               help="Deployment targets to add: onnx, openvino, tensorrt, triton "
               "(comma-separated; see docs/deploy.md).")
 @deploy_options
-def build(spec: str, out: Path | None, seed: int, weights: Path | None,
+@quiet_option
+def build(spec: str, out: Path | None, seed: int, weights: Path | None, reinit_head: bool,
           targets: tuple[str, ...], batch: BatchRange, precision: str,
-          triton_backend: str) -> None:
+          triton_backend: str, quiet: bool) -> None:
     """Run the whole pipeline on SPEC (a file or built-in name): load, elaborate, check,
     render, cost, compile, export, then each --to target.
 
@@ -45,7 +49,8 @@ def build(spec: str, out: Path | None, seed: int, weights: Path | None,
     model.safetensors, model.pt2 and manifest.json into the output folder, which appears
     complete or not at all; --to adds each target's files (model.onnx, openvino/,
     model.engine, triton/), each loaded back in its own runtime and compared with the module.
-    Progress goes to stderr, one line a step; the closing line (params, MACs, folder) to
+    Progress goes to stderr, one line a step (long steps say what they are doing; -q for
+    none); the closing line (params, MACs, folder) to
     stdout. A target this machine cannot build (tensorrt without CUDA) exits 3 before any
     step.
 
@@ -54,11 +59,13 @@ def build(spec: str, out: Path | None, seed: int, weights: Path | None,
       resnet-spec build resnet50
       resnet-spec build specs/cifar_resnet20.yaml --out build/c20 --seed 1
       resnet-spec build resnet18 --weights resnet18-f37072fd.safetensors
+      resnet-spec build my10class.yaml --weights resnet18.safetensors --reinit-head
       resnet-spec build resnet50 --to onnx,openvino,triton
     """
     from resnet_spec.pipeline import run_build
 
     result = run_or_explain(lambda: run_build(
         spec, out, seed=seed, weights=weights, targets=targets, batch=batch,
-        precision=precision, triton_backend=triton_backend, on_step=progress, on_note=note))
+        precision=precision, triton_backend=triton_backend, on_note=note,
+        reinit_head=reinit_head, **progress_hooks(quiet)))
     report_result("built", result)

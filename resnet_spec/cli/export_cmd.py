@@ -11,7 +11,9 @@ from resnet_spec.cli.options import (
     deploy_options,
     note,
     parse_targets,
-    progress,
+    progress_hooks,
+    quiet_option,
+    reinit_head_option,
     report_result,
     run_or_explain,
     seed_option,
@@ -31,10 +33,13 @@ from resnet_spec.deploy import TARGETS, BatchRange
     "build's or export's folder (replaced whole, only when the export succeeds).",
 )
 @weights_option
+@reinit_head_option
 @seed_option
 @deploy_options
+@quiet_option
 def export(spec: str, targets: tuple[str, ...], out: Path | None, weights: Path | None,
-           seed: int, batch: BatchRange, precision: str, triton_backend: str) -> None:
+           reinit_head: bool, seed: int, batch: BatchRange, precision: str,
+           triton_backend: str, quiet: bool) -> None:
     """Export SPEC (a file or built-in name) for deployment: compile it, trace it once with
     torch.export, write each target from that program, load each back in its own runtime
     and compare it with the module at two batch sizes.
@@ -47,7 +52,8 @@ def export(spec: str, targets: tuple[str, ...], out: Path | None, weights: Path 
     triton    triton/<name>/config.pbtxt + triton/<name>/1/<model file>
 
     The folder also holds spec.resolved.yaml and manifest.json (every file's sha256, each
-    target's check, runtime versions). See docs/deploy.md.
+    target's check, runtime versions). Progress goes to stderr (-q for none). See
+    docs/deploy.md.
 
     \b
     Examples:
@@ -60,5 +66,6 @@ def export(spec: str, targets: tuple[str, ...], out: Path | None, weights: Path 
 
     result = run_or_explain(lambda: run_export(
         spec, targets, out, seed=seed, weights=weights, batch=batch, precision=precision,
-        triton_backend=triton_backend, on_step=progress, on_note=note))
+        triton_backend=triton_backend, on_note=note, reinit_head=reinit_head,
+        **progress_hooks(quiet)))
     report_result("exported", result)

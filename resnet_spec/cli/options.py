@@ -1,6 +1,6 @@
 """What `build`, `export` and `bench` share: the progress lines, the `--seed`, `--weights`,
 `--to`, `--batch`, `--precision` and `--triton-backend` options, and turning the deployment
-errors into exit codes."""
+errors into exit codes; `--reinit-head` and `--quiet` of `build` and `export`."""
 
 from __future__ import annotations
 
@@ -31,7 +31,27 @@ def progress(index: int, total: int, name: str, seconds: float | None) -> None:
             click.echo(f"{head}    ...", err=True, nl=False)
         return
     tail = "failed" if seconds < 0 else f"{seconds:6.2f} s"
-    click.echo(f"{chr(13) if live else ''}{head} {tail}", err=True)
+    click.echo(f"{chr(13) if live else ''}{head} {tail}{CLEAR_LINE if live else ''}", err=True)
+
+
+CLEAR_LINE = "\x1b[K"
+"""Erase to the end of the line: a shorter line drawn over a longer one leaves no tail."""
+
+
+def step_progress(index: int, total: int, name: str, message: str) -> None:
+    """What a long step is doing: on a terminal redrawn in place on the step's line
+    (`[7/9] onnx       checking model.onnx at batch 3...`), else one line each."""
+    line = f"[{index}/{total}] {name:<10} {message}..."
+    if sys.stderr.isatty():
+        click.echo(f"\r{line}{CLEAR_LINE}", err=True, nl=False)
+    else:
+        click.echo(line, err=True)
+
+
+def progress_hooks(quiet: bool) -> dict[str, Any]:
+    """The pipeline's `on_step` and `on_progress`: these lines, or none with --quiet."""
+    return {"on_step": None, "on_progress": None} if quiet else {
+        "on_step": progress, "on_progress": step_progress}
 
 
 def note(line: str) -> None:
@@ -68,6 +88,17 @@ seed_option = click.option(
 weights_option = click.option(
     "--weights", type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="A .safetensors or .pt/.pth state_dict to load instead of random weights.",
+)
+
+
+reinit_head_option = click.option(
+    "--reinit-head", is_flag=True,
+    help="Fine-tuning: load --weights into everything but the classifier, which is "
+    "initialized from --seed (so the file may have another number of classes).",
+)
+quiet_option = click.option(
+    "-q", "--quiet", is_flag=True,
+    help="No progress lines on stderr (notes, errors and the closing line still print).",
 )
 
 
