@@ -14,6 +14,7 @@ from resnet_spec.cli.options import (
     report_result,
     run_or_explain,
     seed_option,
+    set_option,
     weights_option,
 )
 from resnet_spec.deploy import BatchRange
@@ -33,9 +34,10 @@ from resnet_spec.deploy import BatchRange
               help="Deployment targets to add: onnx, openvino, tensorrt, triton "
               "(comma-separated; see docs/deploy.md).")
 @deploy_options
+@set_option
 def build(spec: str, out: Path | None, seed: int, weights: Path | None,
           targets: tuple[str, ...], batch: BatchRange, precision: str,
-          triton_backend: str) -> None:
+          triton_backend: str, overrides: tuple[str, ...]) -> None:
     """Run the whole pipeline on SPEC (a file or built-in name): load, elaborate, check,
     render, cost, compile, export, then each --to target.
 
@@ -53,10 +55,12 @@ def build(spec: str, out: Path | None, seed: int, weights: Path | None,
       resnet-spec build specs/cifar_resnet20.yaml --out build/c20 --seed 1
       resnet-spec build resnet18 --weights resnet18-f37072fd.safetensors
       resnet-spec build resnet50 --to onnx,openvino,triton
+      resnet-spec build resnet18 --set head.classes=10 --set input.height=32
     """
     from resnet_spec.pipeline import run_build
 
     result = run_or_explain(lambda: run_build(
         spec, out, seed=seed, weights=weights, targets=targets, batch=batch,
-        precision=precision, triton_backend=triton_backend, on_step=progress, on_note=note))
+        precision=precision, triton_backend=triton_backend, overrides=overrides,
+        on_step=progress, on_note=note))
     report_result("built", result)

@@ -14,6 +14,7 @@ from resnet_spec.cli.options import (
     report_result,
     run_or_explain,
     seed_option,
+    set_option,
     weights_option,
 )
 from resnet_spec.deploy import BatchRange
@@ -31,8 +32,10 @@ from resnet_spec.deploy import BatchRange
 @weights_option
 @seed_option
 @deploy_options
+@set_option
 def export(spec: str, targets: tuple[str, ...], out: Path | None, weights: Path | None,
-           seed: int, batch: BatchRange, precision: str, triton_backend: str) -> None:
+           seed: int, batch: BatchRange, precision: str, triton_backend: str,
+           overrides: tuple[str, ...]) -> None:
     """Export SPEC (a file or built-in name) for deployment: compile it, trace it once with
     torch.export, write each target from that program, load each back in its own runtime
     and compare it with the module at two batch sizes.
@@ -58,5 +61,5 @@ def export(spec: str, targets: tuple[str, ...], out: Path | None, weights: Path 
 
     result = run_or_explain(lambda: run_export(
         spec, targets, out, seed=seed, weights=weights, batch=batch, precision=precision,
-        triton_backend=triton_backend, on_step=progress, on_note=note))
+        triton_backend=triton_backend, overrides=overrides, on_step=progress, on_note=note))
     report_result("exported", result)

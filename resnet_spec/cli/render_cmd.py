@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from resnet_spec.cli import CapabilityMissing
+from resnet_spec.cli.options import set_option
 from resnet_spec.render import DIRECTIONS, LEVELS, SUFFIXES
 
 
@@ -29,8 +30,9 @@ def _check_suffix(ctx: click.Context, param: click.Parameter, value: str | None)
                    "[default: on above 40 blocks].")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), callback=_check_suffix,
               help="FILE.svg, FILE.png or FILE.dot; without it the DOT goes to stdout.")
+@set_option
 def render(spec: str, level: str, direction: str, collapse: bool | None,
-           output: str | None) -> None:
+           output: str | None, overrides: tuple[str, ...]) -> None:
     """Draw SPEC (a file or a built-in name) as a diagram, straight from the checked IR.
 
     SVG and PNG use the system `dot` when it is on PATH, else the `graphviz-pure` binary
@@ -45,7 +47,7 @@ def render(spec: str, level: str, direction: str, collapse: bool | None,
     import resnet_spec
     from resnet_spec.render import RendererMissing, to_dot, write_diagram
 
-    graph = resnet_spec.elaborate(spec)
+    graph = resnet_spec.elaborate(spec, overrides)
     for warning in graph.warnings:
         click.echo(warning, err=True)
     options = {"level": level, "direction": direction, "collapse": collapse}

@@ -7,6 +7,7 @@ import sys
 import click
 
 from resnet_spec.cli import EXIT_INVALID, report
+from resnet_spec.cli.options import set_option
 from resnet_spec.errors import SpecError
 
 
@@ -24,7 +25,8 @@ def _debug_requested() -> bool:
 @click.command()
 @click.argument("specs", nargs=-1, required=True, metavar="SPEC...")
 @click.option("-q", "--quiet", is_flag=True, help="Print errors only.")
-def validate(specs: tuple[str, ...], quiet: bool) -> None:
+@set_option
+def validate(specs: tuple[str, ...], quiet: bool, overrides: tuple[str, ...]) -> None:
     """Check each SPEC (file or built-in name): schema, extends, shapes, channels, limits.
 
     Prints one line per valid spec (name, blocks, output shape) and every error as
@@ -33,6 +35,7 @@ def validate(specs: tuple[str, ...], quiet: bool) -> None:
     \b
     Example:
       resnet-spec validate specs/*.yaml
+      resnet-spec validate resnet50 --set norm=group --set stages.3.depth=2
     """
     import resnet_spec
 
@@ -40,7 +43,7 @@ def validate(specs: tuple[str, ...], quiet: bool) -> None:
     failed = 0
     for ref in specs:
         try:
-            graph = resnet_spec.elaborate(ref)
+            graph = resnet_spec.elaborate(ref, overrides)
         except SpecError as err:
             if debug:
                 raise
