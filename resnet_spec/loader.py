@@ -141,8 +141,8 @@ def _plain(value: Any, path: PathKey, source: SourceMap, name: str) -> Any:
     """A deep copy of a Python value as YAML would give it (tuples as lists), each part's
     position recorded as `name` + path where `source` has none."""
     if len(path) > limits.MAX_YAML_DEPTH:
-        raise YamlError(f"nested deeper than {limits.MAX_YAML_DEPTH} levels",
-                        Loc(name, line=0, path=format_path(path)))
+        raise YamlError(f"nested deeper than {limits.MAX_YAML_DEPTH} levels (a mapping that "
+                        "holds itself?)", Loc(name, line=0, path=shown(format_path(path))))
     source.values.setdefault(path, Loc(name, line=0))
     if isinstance(value, Mapping):
         for key in value:
@@ -226,8 +226,9 @@ def _resolve_extends(ref: str, child: Path, here: Loc) -> Path:
     if builtin is not None:
         return builtin.resolve()
     hint = builtins.suggest(ref[: limits.MAX_ECHO_CHARS])
+    beside = ("in the working directory" if child.name == DICT_NAME else "next to this one")
     raise ExtendsError(
-        f"`extends: {shown(ref)}` is neither a file next to this one nor a built-in spec"
+        f"`extends: {shown(ref)}` is neither a file {beside} nor a built-in spec"
         + (f"; did you mean `{hint}`?" if hint else ""),
         here,
     )

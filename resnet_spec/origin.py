@@ -111,7 +111,8 @@ def _stage_index(scope_stage: str) -> int | None:
 
 def _with_notes(item: _Moved) -> Finding:
     first, rest = item.places[0], item.places[1:]
-    notes = [Note("the layers this breaks are defined here", first)]
+    concerns = "this breaks" if item.finding.severity == "error" else "it concerns"
+    notes = [Note(f"the layers {concerns} are defined here", first)]
     if rest:
         also = _listed([p.path or str(p) for p in rest])
         lines = ""
