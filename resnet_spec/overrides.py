@@ -89,6 +89,10 @@ def _parent(raw: dict[str, Any], source: SourceMap, path: PathKey, loc: Loc) -> 
     for end, part in enumerate(path[:-1], start=1):
         _check_step(current, path[:end], loc)
         step = current[part] if isinstance(current, list) else current.get(part)
+        if step is None and isinstance(path[end], int):
+            raise SchemaError(f"`{format_path(path[:end])}` is not set, so it has no item "
+                              f"{path[end]}; set the list whole, e.g. "
+                              f"--set '{format_path(path[:end])}=[...]'", loc)
         if not isinstance(step, dict | list):
             step = current[part] = _as_mapping(step, path[:end], loc)
             source.values.setdefault(path[:end], loc)
