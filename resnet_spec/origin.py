@@ -42,6 +42,7 @@ CAUSES: dict[str, tuple[str, ...]] = {
     "empty_map": _SIZES,
     "zero_channels": _WIDTHS,
     "small_input": _SIZES,
+    "channel_limit": _WIDTHS,
     # the IR's own consistency: a broken pass or builder, never a value of the spec
     "structure": (),
     "recorded_shape": (),
@@ -86,9 +87,14 @@ def _cause(f: Finding, graph: Graph, source: SourceMap) -> Loc | None:
     """Where the value that caused `f` was written, if a later layer than `f`'s place."""
     if f.loc is None or not f.node:
         return None
-    stage = _stage_index(graph.node(f.node).scope.stage)
-    best, best_rank = None, source.rank(f.loc)
-    for field in CAUSES.get(f.check, ()):
+    return cause(source, f.check, f.loc, _stage_index(graph.node(f.node).scope.stage))
+
+
+def cause(source: SourceMap, check: str, loc: Loc, stage: int | None) -> Loc | None:
+    """Where the newest value that check `check` depends on was written, if that is a later
+    layer than `loc` (the entry of stage `stage`, or of the stem for None); else None."""
+    best, best_rank = None, source.rank(loc)
+    for field in CAUSES.get(check, ()):
         path = field_path(field, stage)
         loc = source.exact(path) if path is not None else None
         if loc is not None and source.rank(loc) > best_rank:
@@ -107,6 +113,16 @@ def _stage_index(scope_stage: str) -> int | None:
     """`layer3` -> 2 (the 0-based index in `stages`); None for the stem, head, input."""
     m = re.fullmatch(r"layer(\d+)", scope_stage)
     return int(m[1]) - 1 if m else None
+
+
+def blamed(source: SourceMap | None, check: str, loc: Loc | None, stage: int | None
+           ) -> tuple[Loc | None, tuple[Note, ...]]:
+    """For an error raised while elaborating: its place and notes, moved to the cause as
+    `relocate` moves a finding (unchanged if no later layer wrote one)."""
+    moved = cause(source, check, loc, stage) if source is not None and loc is not None else None
+    if moved is None:
+        return loc, ()
+    return moved, (Note("the layers this breaks are defined here", loc),)
 
 
 def _with_notes(item: _Moved) -> Finding:

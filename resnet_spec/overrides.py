@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from resnet_spec import limits
 from resnet_spec.errors import Loc, SchemaError, YamlError, shown
 from resnet_spec.yaml_source import PathKey, SourceMap, format_path, parse_text
 
@@ -75,6 +76,9 @@ def _parse_value(text: str, loc: Loc, path: PathKey) -> tuple[Any, SourceMap]:
     """VALUE as YAML (an empty VALUE is null, as `key:` in a file); errors at the option."""
     if not text.strip():
         return None, SourceMap(values={(): loc})
+    if len(text) > limits.MAX_FILE_BYTES:
+        raise YamlError(f"VALUE is {len(text)} characters long; a value may be at most "
+                        f"{limits.MAX_FILE_BYTES}, as a spec file", loc)
     try:
         return parse_text(text, loc.file)
     except YamlError as err:

@@ -11,6 +11,7 @@ import pytest
 
 import resnet_spec
 from resnet_spec import check, origin
+from resnet_spec.elaboration import stages
 from resnet_spec.errors import GraphError, SpecError, SpecErrors
 from resnet_spec.loader import _annotation_at
 
@@ -118,12 +119,17 @@ def test_a_warning_caused_by_the_child_is_moved_too(tmp_path: Path,
 # -- the table -------------------------------------------------------------------------------
 
 
-def _checks_named_in_check_py() -> set[str]:
-    """Every check name `check.py` gives a finding (the `check` of `_error` and `Finding`)."""
+def _checks_named_in_the_code() -> set[str]:
+    """Every check name `check.py` gives a finding (the `check` of `_error` and `Finding`),
+    and the elaboration's own checks name to `blamed`."""
     names = set()
-    for node in ast.walk(ast.parse(inspect.getsource(check))):
+    tree = ast.Module(body=[*ast.parse(inspect.getsource(check)).body,
+                            *ast.parse(inspect.getsource(stages)).body], type_ignores=[])
+    for node in ast.walk(tree):
         if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Name):
             continue
+        if node.func.id == "blamed":
+            names.add(node.args[1].value)  # type: ignore[attr-defined]
         if node.func.id == "_error" and len(node.args) == 4:
             names.add(node.args[3].value)  # type: ignore[attr-defined]
         if node.func.id == "Finding" and len(node.args) >= 6 and isinstance(
@@ -136,7 +142,7 @@ def _checks_named_in_check_py() -> set[str]:
 
 
 def test_every_check_has_its_fields_listed() -> None:
-    named = _checks_named_in_check_py()
+    named = _checks_named_in_the_code()
     assert len(named) >= 12
     assert named == set(origin.CAUSES)
 
@@ -152,3 +158,13 @@ def test_stage_fields_are_skipped_outside_a_stage() -> None:
     assert origin.field_path("stages.*.width", stage=None) is None
     assert origin.field_path("stages.*.width", stage=2) == ("stages", 2, "width")
     assert origin.field_path("norm.groups", stage=None) == ("norm", "groups")
+
+
+def test_an_error_raised_while_elaborating_is_moved_too() -> None:
+    """The channel limit is checked while building a stage, not by `check.py`."""
+    with pytest.raises(SpecError) as caught:
+        resnet_spec.elaborate({"extends": "resnet50", "block": {"base_width": 16384}})
+    err = caught.value
+    assert str(err).startswith("<dict>: block.base_width: the blocks' inner channels would be "
+                               "131072; the limit is 65536")
+    assert err.notes and err.notes[0].loc is not None and err.notes[0].loc.path == "stages[3]"

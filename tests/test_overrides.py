@@ -121,6 +121,11 @@ def test_errors_are_located_at_the_option(option: str, message: str) -> None:
     assert err.loc is not None and err.loc.file.startswith("--set ") and err.loc.line == 0
 
 
+def test_a_value_is_bounded_as_a_file_is() -> None:
+    err = load_error("resnet18", "description=" + "x" * 1_100_000)
+    assert "VALUE is 1100000 characters long; a value may be at most 1048576" in str(err)
+
+
 def test_a_bad_value_is_a_yaml_error_of_the_value() -> None:
     err = load_error("resnet18", "head.classes=[1")
     assert isinstance(err, YamlError)
