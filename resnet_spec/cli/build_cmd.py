@@ -41,9 +41,9 @@ def build(spec: str, out: Path | None, seed: int, weights: Path | None,
     """Run the whole pipeline on SPEC (a file or built-in name): load, elaborate, check,
     render, cost, compile, export, then each --to target.
 
-    Writes spec.resolved.yaml, graph.json, diagram.dot, diagram.svg, summary.md,
-    model.safetensors, model.pt2 and manifest.json into the output folder, which appears
-    complete or not at all; --to adds each target's files (model.onnx, openvino/,
+    Writes spec.resolved.yaml (with any --set applied), graph.json, diagram.dot,
+    diagram.svg, summary.md, model.safetensors, model.pt2 and manifest.json (which lists
+    the --set options) into the output folder, which appears complete or not at all; --to adds each target's files (model.onnx, openvino/,
     model.engine, triton/), each loaded back in its own runtime and compared with the module.
     Progress goes to stderr, one line a step; the closing line (params, MACs, folder) to
     stdout. A target this machine cannot build (tensorrt without CUDA) exits 3 before any
@@ -55,7 +55,7 @@ def build(spec: str, out: Path | None, seed: int, weights: Path | None,
       resnet-spec build specs/cifar_resnet20.yaml --out build/c20 --seed 1
       resnet-spec build resnet18 --weights resnet18-f37072fd.safetensors
       resnet-spec build resnet50 --to onnx,openvino,triton
-      resnet-spec build resnet18 --set head.classes=10 --set input.height=32
+      resnet-spec build resnet18 --set head.classes=10 --set norm=group
     """
     from resnet_spec.pipeline import run_build
 

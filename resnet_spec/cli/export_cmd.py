@@ -47,8 +47,9 @@ def export(spec: str, targets: tuple[str, ...], out: Path | None, weights: Path 
     tensorrt  model.trt.ep + model.engine (needs CUDA and torch-tensorrt; else exit 3)
     triton    triton/<name>/config.pbtxt + triton/<name>/1/<model file>
 
-    The folder also holds spec.resolved.yaml and manifest.json (every file's sha256, each
-    target's check, runtime versions). See docs/deploy.md.
+    The folder also holds spec.resolved.yaml (with any --set applied) and manifest.json
+    (every file's sha256, each target's check, runtime versions, the --set options). See
+    docs/deploy.md.
 
     \b
     Examples:

@@ -33,7 +33,7 @@ def validate(specs: tuple[str, ...], quiet: bool, overrides: tuple[str, ...]) ->
     file:line:col: message. Exits 1 when any spec is invalid.
 
     \b
-    Example:
+    Examples:
       resnet-spec validate specs/*.yaml
       resnet-spec validate resnet50 --set norm=group --set stages.3.depth=2
     """
