@@ -44,8 +44,8 @@ def build(spec: str, out: Path | None, seed: int, weights: Path | None,
     Writes spec.resolved.yaml (with any --set applied), graph.json, diagram.dot,
     diagram.svg, summary.md, model.safetensors, model.pt2 and manifest.json (which lists
     the --set options) into the output folder, which appears complete or not at all; --to
-    adds each target's files (model.onnx, openvino/,
-    model.engine, triton/), each loaded back in its own runtime and compared with the module.
+    adds each target's files (model.onnx, openvino/, model.engine, triton/), each loaded
+    back in its own runtime and compared with the module.
     Progress goes to stderr, one line a step; the closing line (params, MACs, folder) to
     stdout. A target this machine cannot build (tensorrt without CUDA) exits 3 before any
     step.
