@@ -54,11 +54,16 @@ def apply_overrides(raw: dict[str, Any], source: SourceMap, overrides: Sequence[
 
 
 def _apply(raw: dict[str, Any], source: SourceMap, text: str) -> None:
+    if not isinstance(text, str):
+        raise TypeError(f"an override is a 'PATH=VALUE' string, not {type(text).__name__}")
     loc = option_loc(text)
     try:
         path, value_text = parse_override(text)
     except OverrideSyntaxError as err:
         raise SchemaError(str(err), loc) from None
+    if path[0] == "extends":
+        raise SchemaError("`extends` cannot be overridden: it is merged before the overrides "
+                          "apply; name the spec to start from instead", loc)
     value, value_source = _parse_value(value_text, loc, path)
     parent = _parent(raw, source, path, loc)
     _check_step(parent, path, loc)

@@ -85,6 +85,8 @@ def test_a_spec_object_takes_overrides_too() -> None:
 def test_one_string_is_refused_as_overrides() -> None:
     with pytest.raises(TypeError, match="sequence of 'PATH=VALUE' strings"):
         resnet_spec.load("resnet18", "head.classes=3")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="not dict"):
+        resnet_spec.load("resnet18", [{"head.classes": 3}])  # type: ignore[list-item]
 
 
 # -- errors, located at the option -----------------------------------------------------------
@@ -114,6 +116,7 @@ def test_one_string_is_refused_as_overrides() -> None:
     ("norm={kind: group, kind: batch}", "duplicate key `kind`"),
     ("head.classes=" + "[" * 70 + "]" * 70, "nested deeper than 64 levels"),
     ("noequals", "--set noequals: `noequals` is not PATH=VALUE"),
+    ("extends=resnet50", "--set extends=resnet50: `extends` cannot be overridden"),
 ])
 def test_errors_are_located_at_the_option(option: str, message: str) -> None:
     err = load_error("resnet18", option)
