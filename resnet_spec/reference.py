@@ -71,7 +71,8 @@ the same strict reader as spec files: `10`, `group`, `'{kind: group, groups: 32}
 `null` (nothing after `=` is null too). The value replaces what is at PATH whole, as a child
 file's would; a mapping on the way that the spec lacks is created (`block.se.reduction=8`), and
 `norm=group` may be followed by `norm.groups=8`. A list item must exist (`stages.4.depth=1` on a
-four-stage spec is an error; set `stages` whole to add one).
+four-stage spec is an error; set `stages` whole to add one). `extends` cannot be set: it is
+merged before the overrides apply.
 
 Errors are located at the option (`--set stages.9.depth=6: stage 9 does not exist; the spec has
 stages 0..3`), exit 1; an option that is not `PATH=VALUE` at all is a usage error, exit 2.
