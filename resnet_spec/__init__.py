@@ -8,34 +8,39 @@ back end, importing torch only when called.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from resnet_spec.errors import SpecError
 from resnet_spec.ir import Graph
-from resnet_spec.loader import load
+from resnet_spec.loader import SpecInput, load
 from resnet_spec.schema import Spec
 from resnet_spec.version import __version__
 
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["Graph", "Spec", "SpecError", "__version__", "build", "elaborate", "load"]
+__all__ = ["Graph", "Spec", "SpecError", "SpecInput", "__version__", "build", "elaborate",
+           "load"]
 
 
-def elaborate(spec: Spec | str | os.PathLike[str]) -> Graph:
-    """The checked graph IR of a spec (a `Spec`, a path, or a built-in name).
+def elaborate(spec: SpecInput, overrides: Sequence[str] = ()) -> Graph:
+    """The checked graph IR of a spec: a path, a built-in name, a spec file's content as a
+    dict (`{"extends": "resnet18", "head": {"classes": 10}}`), or a `Spec`.
 
-    Raises `SpecError` (located at the spec entry responsible) when a static check fails;
-    warnings are kept in `graph.warnings`.
+    `overrides` are `--set`'s `PATH=VALUE` strings, applied after `extends` (see `load`).
+    Raises `SpecError` (located at the spec entry responsible; for a dict, at `<dict>` and the
+    field's path) when a check fails; warnings are kept in `graph.warnings`.
     """
     from resnet_spec.elaboration import elaborate as elaborate_checked
 
-    return elaborate_checked(spec if isinstance(spec, Spec) else load(spec))
+    return elaborate_checked(load(spec, overrides))
 
 
 def build(
-    spec: Spec | Graph | str | os.PathLike[str],
+    spec: SpecInput | Graph,
     *,
+    overrides: Sequence[str] = (),
     weights: str | os.PathLike[str] | None = None,
     seed: int = 0,
     for_inference: bool = False,
@@ -44,6 +49,9 @@ def build(
     reinit_head: bool = False,
 ) -> torch.nn.Module:
     """Compile a spec into a torch module (torch is imported here, not before).
+
+    `spec` is anything `elaborate` takes (a path, a built-in name, a dict, a `Spec`, with
+    `overrides`), or an already elaborated `Graph`.
 
     `weights` is a safetensors or `.pt`/`.pth` state_dict file loaded without random init;
     otherwise parameters are initialized from `seed`. With `reinit_head=True` (fine-tuning)
@@ -59,7 +67,7 @@ def build(
     """
     from resnet_spec.compiler import compile_graph
 
-    graph = spec if isinstance(spec, Graph) else elaborate(spec)
+    graph = spec if isinstance(spec, Graph) else elaborate(spec, overrides)
     return compile_graph(
         graph, weights=weights, seed=seed, for_inference=for_inference, device=device, dtype=dtype,
         reinit_head=reinit_head,

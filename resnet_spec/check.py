@@ -12,13 +12,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import networkx as nx
 
-from resnet_spec.errors import GraphError, Loc, SpecError, SpecErrors
+from resnet_spec.errors import GraphError, Loc, Note, SpecError, SpecErrors
 from resnet_spec.ir import Graph, Shape
 from resnet_spec.schema import NormKind, Shortcut
+
+if TYPE_CHECKING:
+    from resnet_spec.yaml_source import SourceMap
 
 
 @dataclass(frozen=True)
@@ -30,12 +33,15 @@ class Finding:
     loc: Loc | None
     hint: str = ""
     node: str = ""
+    check: str = ""
+    """Which check found it: a key of `origin.CAUSES`, which lists the spec fields it reads."""
+    notes: tuple[Note, ...] = ()
 
     def __str__(self) -> str:
         return str(self.as_error()) if self.severity == "error" else f"warning: {self.as_error()}"
 
     def as_error(self) -> SpecError:
-        return GraphError(self.message, self.loc, self.hint)
+        return GraphError(self.message, self.loc, self.hint, self.notes)
 
 
 def check_graph(graph: Graph) -> list[Finding]:
@@ -51,14 +57,22 @@ def check_graph(graph: Graph) -> list[Finding]:
         findings += _degenerate_sizes(node, shapes[node.name])
         if shapes[node.name] != node.shape:
             findings.append(_error(node, f"IR node `{node.name}` records shape {node.shape} but "
-                                   f"its op gives {shapes[node.name]}", ""))
+                                   f"its op gives {shapes[node.name]}", "", "recorded_shape"))
     findings += _small_input_warnings(graph)
     return findings
 
 
-def verify(graph: Graph) -> None:
-    """Run the checks: raise the errors, keep the warnings' messages in `graph.warnings`."""
-    findings = check_graph(graph)
+def verify(graph: Graph, source: SourceMap | None = None) -> None:
+    """Run the checks: raise the errors, keep the warnings' messages in `graph.warnings`.
+
+    With the spec's `source`, a finding whose cause was written in a later layer than the
+    entry it is located at (the user's file over its `extends` parent, a `--set` over both)
+    is reported there instead, once (`origin.relocate`)."""
+    findings = _first_per_cause(check_graph(graph))
+    if source is not None:
+        from resnet_spec.origin import relocate
+
+        findings = relocate(findings, graph, source)
     raise_errors(findings)
     graph.warnings = [str(f) for f in findings if f.severity == "warning"]
 
@@ -85,8 +99,8 @@ def _first_per_cause(findings: list[Finding]) -> list[Finding]:
     return out
 
 
-def _error(node: Any, message: str, hint: str) -> Finding:
-    return Finding("error", message, node.loc, hint, node.name)
+def _error(node: Any, message: str, hint: str, check: str) -> Finding:
+    return Finding("error", message, node.loc, hint, node.name, check)
 
 
 def _structure(graph: Graph) -> list[Finding]:
@@ -94,15 +108,16 @@ def _structure(graph: Graph) -> list[Finding]:
     out: list[Finding] = []
     where = graph.stages[0].loc if graph.stages else None
     if not nx.is_directed_acyclic_graph(g):
-        out.append(Finding("error", "the graph has a cycle", where))
+        out.append(Finding("error", "the graph has a cycle", where, check="structure"))
     sources = [n for n in g if g.in_degree(n) == 0]
     if sources != [graph.input]:
-        out.append(Finding("error", f"the graph must have one input, found {sources}", where))
+        out.append(Finding("error", f"the graph must have one input, found {sources}", where,
+                           check="structure"))
     declared = set(graph.outputs.values())
     stray = sorted(n for n in g if g.out_degree(n) == 0 and n not in declared)
     if stray or not declared <= set(g) or not declared:
         out.append(Finding("error", f"the graph's ends {stray} are not among its declared "
-                           f"outputs {sorted(declared)}", where))
+                           f"outputs {sorted(declared)}", where, check="structure"))
     return out
 
 
@@ -111,7 +126,7 @@ def _node_findings(graph: Graph, node: Any, inputs: list[Shape]) -> list[Finding
         for shape in inputs:
             if len(shape) != 3:
                 return [_error(node, f"`{node.name}` ({node.op}) needs a C×H×W input, gets "
-                               f"{shape}", "")]
+                               f"{shape}", "", "map_input")]
     found = RULES[node.op](graph, node, inputs)
     if node.can_shrink:
         found += _empty_map(node, inputs)
@@ -125,7 +140,7 @@ def _empty_map(node: Any, inputs: list[Shape]) -> list[Finding]:
     _, h, w = inputs[0]
     return [_error(
         node, f"the input is too small: `{node.name}` gets {h}×{w} and would output an empty "
-        "map", "use a larger `input`, fewer stride-2 stages, or `stem.pool: none`")]
+        "map", "use a larger `input`, fewer stride-2 stages, or `stem.pool: none`", "empty_map")]
 
 
 def _degenerate_sizes(node: Any, shape: Shape) -> list[Finding]:
@@ -137,7 +152,7 @@ def _degenerate_sizes(node: Any, shape: Shape) -> list[Finding]:
             if node.scope.stage == "stem" else "bottleneck inner channels are floor(width × "
             "base_width / 64) × groups: raise `width` or `base_width`")
     return [_error(node, f"`{node.name}` would have {shape[0]} channels; every layer needs at "
-                   "least 1", hint)]
+                   "least 1", hint, "zero_channels")]
 
 
 Rule = Callable[[Graph, Any, list[Shape]], list[Finding]]
@@ -152,12 +167,12 @@ def _conv(graph: Graph, node: Any, inputs: list[Shape]) -> list[Finding]:
     found = []
     if channels != node.in_channels:
         found.append(_error(node, f"`{node.name}` expects {node.in_channels} input channels, "
-                            f"its producer gives {channels}", ""))
+                            f"its producer gives {channels}", "", "conv_channels"))
     for what, value in (("input", node.in_channels), ("output", node.out_channels)):
         if value % node.groups:
             found.append(_error(node, f"groups={node.groups} does not divide the {value} "
                                 f"{what} channels of `{node.name}`",
-                                f"choose `groups` dividing {value}"))
+                                f"choose `groups` dividing {value}", "conv_groups"))
     return found
 
 
@@ -165,18 +180,19 @@ def _norm(graph: Graph, node: Any, inputs: list[Shape]) -> list[Finding]:
     channels = inputs[0][0]
     if channels != node.channels:
         return [_error(node, f"`{node.name}` normalizes {node.channels} channels, "
-                       f"gets {channels}", "")]
+                       f"gets {channels}", "", "norm_channels")]
     if node.kind is NormKind.group and channels % node.groups:
         fitting = [g for g in (1, 2, 4, 8, 16, 32) if channels % g == 0 and g <= node.groups]
         return [_error(node, f"group norm with {node.groups} groups cannot split {channels} "
                        f"channels (`{node.name}`)",
-                       f"set `norm.groups` to a divisor of every width, e.g. {fitting[-1]}")]
+                       f"set `norm.groups` to a divisor of every width, e.g. {fitting[-1]}",
+                       "norm_groups")]
     _, h, w = inputs[0]
     if node.kind is NormKind.group and channels // node.groups * h * w < 2:
         # torch refuses to normalize a single value
         return [_error(node, f"group norm `{node.name}` would normalize groups of one value "
                        f"({channels} channels in {node.groups} groups on a {h}×{w} map)",
-                       "fewer `norm.groups`, a larger `input`, or `norm: batch`")]
+                       "fewer `norm.groups`, a larger `input`, or `norm: batch`", "norm_single")]
     return []
 
 
@@ -185,14 +201,15 @@ def _zero_pad(graph: Graph, node: Any, inputs: list[Shape]) -> list[Finding]:
     if node.out_channels >= channels:
         return []
     return [_error(node, f"zero-padding shortcut cannot shrink {channels} channels to "
-                   f"{node.out_channels}", "use shortcut: projection")]
+                   f"{node.out_channels}", "use shortcut: projection", "zero_pad")]
 
 
 def _linear(graph: Graph, node: Any, inputs: list[Shape]) -> list[Finding]:
     got = inputs[0][0]
     if got == node.in_features:
         return []
-    return [_error(node, f"`{node.name}` expects {node.in_features} features, gets {got}", "")]
+    return [_error(node, f"`{node.name}` expects {node.in_features} features, gets {got}", "",
+                   "linear_features")]
 
 
 def _gate(graph: Graph, node: Any, inputs: list[Shape]) -> list[Finding]:
@@ -200,7 +217,7 @@ def _gate(graph: Graph, node: Any, inputs: list[Shape]) -> list[Finding]:
     if gate == (c, 1, 1):
         return []
     return [_error(node, f"`{node.name}` gates a {_fmt(inputs[0])} map with a {_fmt(gate)} "
-                   f"gate; it needs {c}×1×1", "")]
+                   f"gate; it needs {c}×1×1", "", "gate_shape")]
 
 
 def _add(graph: Graph, node: Any, inputs: list[Shape]) -> list[Finding]:
@@ -215,6 +232,7 @@ def _add(graph: Graph, node: Any, inputs: list[Shape]) -> list[Finding]:
         f"block {node.scope.block}: shortcut `{policy}` cannot add {_fmt(shortcut)} to the "
         f"branch's {_fmt(branch)}",
         "policies that fit here: " + ", ".join(fits),
+        "add_shapes",
     )]
 
 
@@ -261,6 +279,7 @@ def _small_input_warnings(graph: Graph) -> list[Finding]:
                 "warning",
                 f"stage {stage.name} sees a 1×1 map (from {in_hw}); most of the network is "
                 "wasted on this input size",
-                stage.loc, "raise `input` height/width", first_node.name if first_node else ""))
+                stage.loc, "raise `input` height/width", first_node.name if first_node else "",
+                "small_input"))
             break
     return out

@@ -55,20 +55,41 @@ class Loc:
         return Loc(self.file, self.line, self.column, path)
 
 
-class SpecError(Exception):
-    """A problem with a spec, reported at the place that caused it."""
+@dataclass(frozen=True)
+class Note:
+    """A line of context under an error: another place involved (`loc` None: no place)."""
 
-    def __init__(self, message: str, loc: Loc | None = None, hint: str = "") -> None:
+    text: str
+    loc: Loc | None = None
+
+    def __str__(self) -> str:
+        if self.loc is None:
+            return f"  {self.text}"
+        path = f"{self.loc.path}: " if self.loc.path else ""
+        return f"  {self.loc}: {path}{self.text}"
+
+
+class SpecError(Exception):
+    """A problem with a spec, reported at the place that caused it.
+
+    `notes` are further places involved, printed indented under the error: a graph error
+    caused by a value of `my.yaml` is located there, with a note at the stage of the parent
+    file whose layers it breaks.
+    """
+
+    def __init__(self, message: str, loc: Loc | None = None, hint: str = "",
+                 notes: tuple[Note, ...] = ()) -> None:
         super().__init__(message)
         self.message = message
         self.loc = loc
         self.hint = hint
+        self.notes = notes
 
     def __str__(self) -> str:
         where = f"{self.loc}: " if self.loc else ""
         path = f"{self.loc.path}: " if self.loc and self.loc.path else ""
         hint = f" ({self.hint})" if self.hint else ""
-        return f"{where}{path}{self.message}{hint}"
+        return "\n".join([f"{where}{path}{self.message}{hint}", *map(str, self.notes)])
 
 
 class YamlError(SpecError):
@@ -100,7 +121,7 @@ class SpecErrors(SpecError):
     `limits.MAX_ERRORS_SHOWN` of them, then how many more there are."""
 
     def __init__(self, errors: list[SpecError]) -> None:
-        super().__init__(errors[0].message, errors[0].loc, errors[0].hint)
+        super().__init__(errors[0].message, errors[0].loc, errors[0].hint, errors[0].notes)
         self.errors = errors
 
     def __str__(self) -> str:

@@ -1,7 +1,9 @@
-"""From a path or built-in name to a validated `Spec`: parse, follow `extends`, validate.
+"""From a path, a built-in name, a mapping or a `Spec` to a validated `Spec`: parse, follow
+`extends`, apply the `--set` overrides, validate.
 
 Every error, pydantic's included, comes out as a `SpecError` at the file, line and column of the
-offending key or value, in whichever file of the `extends` chain it was written.
+offending key or value, in whichever file of the `extends` chain it was written (for a mapping
+given in Python, at `<dict>` and the field's path; for an override, at the `--set`).
 """
 
 from __future__ import annotations
@@ -11,8 +13,9 @@ import os
 import re
 import types
 import typing
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Union
 
 from pydantic import BaseModel, ValidationError
 
@@ -26,10 +29,20 @@ from resnet_spec.errors import (
     YamlError,
     shown,
 )
+from resnet_spec.overrides import apply_overrides
+from resnet_spec.plain import constraint_message, without_jargon
 from resnet_spec.schema import CONTROLS, NO_CONTROLS, Spec
 from resnet_spec.yaml_source import PathKey, SourceMap, format_path, parse_file
 
 _KIND_NAMES = {list: "list", str: "string", int: "number", float: "number", bool: "boolean"}
+
+SpecInput = Union[str, "os.PathLike[str]", Mapping[str, Any], Spec]
+"""What `load`, `elaborate` and `build` take: a spec file's path, a built-in spec's name, the
+content of a spec file as a mapping (`{"extends": "resnet18", "head": {"classes": 10}}`), or a
+`Spec`."""
+
+DICT_NAME = "<dict>"
+"""How a mapping given in Python is named in messages: `<dict>: head.classes: ...`."""
 
 
 def display_name(path: Path) -> str:
@@ -73,11 +86,71 @@ def _is_file(path: Path, where: Loc, error: type[SpecError] = SpecError,
     return True
 
 
-def load(spec: str | os.PathLike[str]) -> Spec:
-    """Load, merge and validate a spec given as a file path or a built-in spec's name."""
-    path = resolve_spec_path(spec)
-    raw, source = load_merged(path)
-    return validate(raw, source)
+def load(spec: SpecInput, overrides: Sequence[str] = ()) -> Spec:
+    """Load, merge and validate a spec: a file path, a built-in spec's name, a mapping (a spec
+    file's content; its `extends` is relative to the working directory) or a `Spec`.
+
+    `overrides` are `--set`'s `PATH=VALUE` strings (`["head.classes=10", "stages.1.depth=6"]`),
+    applied in order after `extends` is merged (see `resnet_spec.overrides`). A `Spec` given
+    without overrides is returned as it is.
+    """
+    if isinstance(spec, Spec) and not overrides:
+        return spec
+    raw, source = load_unvalidated(spec)
+    return validate(*apply_overrides(raw, source, overrides))
+
+
+def spec_ref(spec: SpecInput) -> str:
+    """How a `SpecInput` is named in messages and manifests: its path or name, `<dict>`, or
+    `<Spec name>`."""
+    if isinstance(spec, Spec):
+        return f"<Spec {spec.name}>"
+    return DICT_NAME if isinstance(spec, Mapping) else os.fspath(spec)
+
+
+def load_unvalidated(spec: SpecInput) -> tuple[dict[str, Any], SourceMap]:
+    """Any `SpecInput` as a merged mapping and where each part came from."""
+    if isinstance(spec, Spec):
+        return _spec_layer(spec)
+    if isinstance(spec, Mapping):
+        return load_mapping(spec)
+    return load_merged(resolve_spec_path(spec))
+
+
+def load_mapping(value: Mapping[str, Any]) -> tuple[dict[str, Any], SourceMap]:
+    """A spec given as a Python mapping, its `extends` merged, located as `<dict>` + path."""
+    source = SourceMap(layers=[DICT_NAME])
+    raw = _plain(value, (), source, DICT_NAME)
+    return _extend(raw, source, Path.cwd() / DICT_NAME, [])
+
+
+def _spec_layer(spec: Spec) -> tuple[dict[str, Any], SourceMap]:
+    """A validated `Spec` as a mapping again (to apply overrides), keeping where it was
+    written if it was loaded from files."""
+    from resnet_spec.resolved import resolved_dict
+
+    if spec.source is not None:
+        old = spec.source
+        source = SourceMap(dict(old.values), dict(old.keys), list(old.layers))
+    else:
+        source = SourceMap(layers=["<Spec>"])
+    return _plain(resolved_dict(spec), (), source, "<Spec>"), source
+
+
+def _plain(value: Any, path: PathKey, source: SourceMap, name: str) -> Any:
+    """A deep copy of a Python value as YAML would give it (tuples as lists), each part's
+    position recorded as `name` + path where `source` has none."""
+    if len(path) > limits.MAX_YAML_DEPTH:
+        raise YamlError(f"nested deeper than {limits.MAX_YAML_DEPTH} levels (a mapping that "
+                        "holds itself?)", Loc(name, line=0, path=shown(format_path(path))))
+    source.values.setdefault(path, Loc(name, line=0))
+    if isinstance(value, Mapping):
+        for key in value:
+            source.keys.setdefault((*path, key), Loc(name, line=0))
+        return {key: _plain(item, (*path, key), source, name) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(item, (*path, i), source, name) for i, item in enumerate(value)]
+    return value
 
 
 def load_merged(path: Path) -> tuple[dict[str, Any], SourceMap]:
@@ -108,6 +181,12 @@ def _load_chain(path: Path, display: str, chain: list[Path]) -> tuple[dict[str, 
             f"{_KIND_NAMES.get(type(value), type(value).__name__)}",
             source.value(()),
         )
+    return _extend(value, source, path, chain)
+
+
+def _extend(value: dict[str, Any], source: SourceMap, path: Path, chain: list[Path]
+            ) -> tuple[dict[str, Any], SourceMap]:
+    """`value` (the file at `path`) merged over the chain its `extends` names."""
     parent_ref = value.pop("extends", None)
     if parent_ref is None:
         return value, source
@@ -129,7 +208,10 @@ def _load_chain(path: Path, display: str, chain: list[Path]) -> tuple[dict[str, 
     source.drop(("extends",))
     source.values.pop(("extends",), None)
     source.keys.pop(("extends",), None)
-    return _merge(base, value, base_source, source, ())
+    layers = [*base_source.layers, *source.layers]
+    merged, merged_source = _merge(base, value, base_source, source, ())
+    merged_source.layers = layers
+    return merged, merged_source
 
 
 def _resolve_extends(ref: str, child: Path, here: Loc) -> Path:
@@ -144,8 +226,9 @@ def _resolve_extends(ref: str, child: Path, here: Loc) -> Path:
     if builtin is not None:
         return builtin.resolve()
     hint = builtins.suggest(ref[: limits.MAX_ECHO_CHARS])
+    beside = ("in the working directory" if child.name == DICT_NAME else "next to this one")
     raise ExtendsError(
-        f"`extends: {shown(ref)}` is neither a file next to this one nor a built-in spec"
+        f"`extends: {shown(ref)}` is neither a file {beside} nor a built-in spec"
         + (f"; did you mean `{hint}`?" if hint else ""),
         here,
     )
@@ -177,15 +260,38 @@ def _merge(
 
 
 def _located_errors(err: ValidationError, source: SourceMap) -> SpecError:
-    errors: list[SpecError] = []
-    for item in err.errors():
-        path: PathKey = tuple(item["loc"])
-        at = (item.get("ctx") or {}).get("at")
-        if at:
-            path += tuple(int(p) if p.isdigit() else p for p in str(at).split("."))
-        errors.append(_one_error(item, path, source))
+    located = [(item, _item_path(item)) for item in err.errors()]
+    misspelled = _misspelled_fields(located)
+    errors = [_one_error(item, path, source) for item, path in located
+              if not (item["type"] == "missing" and path in misspelled)]
     errors.sort(key=lambda e: (e.loc.file, e.loc.line, e.loc.column) if e.loc else ("", 0, 0))
     return errors[0] if len(errors) == 1 else SpecErrors(errors)
+
+
+def _item_path(item: dict[str, Any]) -> PathKey:
+    """Where a pydantic error is: its `loc`, and below it the field a cross-field rule names."""
+    path: PathKey = tuple(item["loc"])
+    at = (item.get("ctx") or {}).get("at")
+    if at:
+        path += tuple(int(p) if p.isdigit() else p for p in str(at).split("."))
+    return path
+
+
+def _misspelled_fields(located: list[tuple[dict[str, Any], PathKey]]) -> set[PathKey]:
+    """The paths of required fields that an unknown key beside them misspells (`depht` for
+    `depth`): their "missing" error says nothing the "did you mean" does not."""
+    out = set()
+    for item, path in located:
+        if item["type"] == "extra_forbidden":
+            close = _closest(str(path[-1]), _field_names(path[:-1]))
+            if close:
+                out.add((*path[:-1], close))
+    return out
+
+
+def _closest(key: str, valid: list[str]) -> str | None:
+    close = difflib.get_close_matches(key, valid, n=1, cutoff=0.5)
+    return close[0] if close else None
 
 
 def _one_error(item: dict[str, Any], path: PathKey, source: SourceMap) -> SpecError:
@@ -193,14 +299,15 @@ def _one_error(item: dict[str, Any], path: PathKey, source: SourceMap) -> SpecEr
     if kind == "extra_forbidden":
         key = str(path[-1])
         valid = _field_names(path[:-1])
-        close = difflib.get_close_matches(key, valid, n=1, cutoff=0.5)
-        hint = f"did you mean `{close[0]}`?" if close else "valid keys: " + ", ".join(valid)
+        close = _closest(key, valid)
+        hint = f"did you mean `{close}`?" if close else "valid keys: " + ", ".join(valid)
         return SchemaError(f"unknown key `{shown(key)}`", source.key(path), hint)
     if kind == "missing":
         loc = source.value(path[:-1]).with_path(format_path(path))
         return SchemaError(f"missing required field `{path[-1]}`", loc)
-    hint = _enum_hint(item, path) or _type_hint(item["type"], item.get("input"))
-    return SchemaError(_message(item), source.value(path), hint)
+    hint = (_enum_hint(item, path) or _head_hint(item, path)
+            or _type_hint(item["type"], item.get("input")))
+    return SchemaError(_message(item, path), source.value(path), hint)
 
 
 # pydantic's type errors, as what the field takes: `expected a whole number, got boolean `true``
@@ -215,14 +322,19 @@ _EXPECTED = {
 }
 
 
-def _message(item: dict[str, Any]) -> str:
+def _message(item: dict[str, Any], path: PathKey) -> str:
     kind, value = item["type"], item.get("input")
+    if kind == "model_type" and path == ("head",):
+        return f"expected a mapping of fields, or `none` for a backbone; got {_describe(value)}"
     if kind in _EXPECTED:
         return f"expected {_EXPECTED[kind]}, got {_describe(value)}"
     if kind == "string_pattern_mismatch" and (item.get("ctx") or {}).get("pattern") == NO_CONTROLS:
         return (f"the control character {_control_character(value)} is not allowed; text may "
                 "hold tabs and line breaks but no other control characters")
-    message = item["msg"].removeprefix("Value error, ")
+    plain = constraint_message(item)
+    if plain is not None:
+        return plain
+    message = without_jargon(item["msg"])
     # Our own validators' messages already name the value; pydantic's do not.
     if kind not in ("cross_field", "value_error") and not isinstance(value, dict | list):
         message = f"{message}, got `{shown(value)}`"
@@ -252,6 +364,8 @@ def _type_hint(kind: str, value: Any) -> str:
     """How to write what was probably meant: `"3"` -> 3, `2.0` -> 2, `yes` -> true."""
     if kind == "bool_type" and isinstance(value, str) and value.lower() in _YAML11_BOOLS:
         return "write `true` or `false`; YAML 1.2 reads `yes`, `no`, `on`, `off` as strings"
+    if kind == "literal_error" and isinstance(value, str) and value.strip().isdigit():
+        return f"write `{shown(value.strip())}` without quotes"
     if kind == "int_type" and isinstance(value, float) and value.is_integer():
         return f"write `{shown(int(value))}`, without the decimal point"
     if kind in ("int_type", "float_type") and isinstance(value, str):
@@ -263,6 +377,14 @@ def _type_hint(kind: str, value: Any) -> str:
 
 
 _YAML11_BOOLS = {"yes", "no", "on", "off", "y", "n"}
+
+
+def _head_hint(item: dict[str, Any], path: PathKey) -> str:
+    """`head: None` or `head: NONE`: the string `none` is the backbone's shorthand."""
+    value = item.get("input")
+    if path == ("head",) and isinstance(value, str) and value.strip().lower() == "none":
+        return "write `none`, in lower case, for a backbone"
+    return ""
 
 
 def _enum_hint(item: dict[str, Any], path: PathKey) -> str:

@@ -17,7 +17,7 @@ import os
 import platform
 import shlex
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -34,7 +34,7 @@ from resnet_spec.deploy import (
     trtexec_command,
 )
 from resnet_spec.ir import Graph
-from resnet_spec.loader import load
+from resnet_spec.loader import SpecInput, load, spec_ref
 from resnet_spec.outdir import (
     MANIFEST,
     check_target,
@@ -86,6 +86,7 @@ class _Build:
     """The state the steps pass along; each step reads what earlier ones left here."""
 
     ref: str
+    """How the spec was given, for messages and the manifest: its path or name, `<dict>`."""
     out: Path | None
     seed: int
     weights: Path | None
@@ -101,6 +102,10 @@ class _Build:
     batch: BatchRange = DEFAULT_BATCH
     precision: str = "fp32"
     triton_backend: str = "auto"
+    given: SpecInput | None = None
+    """The spec as given (a dict or a `Spec` is not a `ref`); None: read `ref`."""
+    overrides: tuple[str, ...] = ()
+    """`--set`'s PATH=VALUE strings, applied when loading and recorded in the manifest."""
     full: bool = True
     """A build writes the graph, diagram and summary too; an export only the targets."""
     staging: Path | None = None
@@ -155,7 +160,7 @@ class _Build:
 
 
 def run_build(
-    spec: str | os.PathLike[str],
+    spec: SpecInput,
     out: str | os.PathLike[str] | None = None,
     *,
     seed: int = 0,
@@ -164,25 +169,27 @@ def run_build(
     batch: BatchRange = DEFAULT_BATCH,
     precision: str = "fp32",
     triton_backend: str = "auto",
+    overrides: Sequence[str] = (),
     on_step: StepHook | None = None,
     on_note: NoteHook | None = None,
     reinit_head: bool = False,
     on_progress: ProgressHook | None = None,
 ) -> BuildResult:
-    """Build `spec` (a path or built-in name) into `out` (default `build/<name>/`), adding
-    the deployment `targets` (`onnx`, `openvino`, `tensorrt`, `triton`; the build always
-    writes `model.pt2`) at `precision`, for batches in `batch`. `reinit_head` loads `weights`
-    into everything but the classifier, which starts from `seed` (fine-tuning).
-    `on_step`, `on_progress` and `on_note` hear of each step, of what a long step is doing,
-    and of anything the user should know."""
+    """Build `spec` (a path, a built-in name, a dict or a `Spec`, with `--set`'s `overrides`)
+    into `out` (default `build/<name>/`), adding the deployment `targets` (`onnx`,
+    `openvino`, `tensorrt`, `triton`; the build always writes `model.pt2`) at `precision`,
+    for batches in `batch`. `reinit_head` loads `weights` into everything but the
+    classifier, which starts from `seed` (fine-tuning). `on_step`, `on_progress` and
+    `on_note` hear of each step, of what a long step is doing, and of anything the user
+    should know."""
     chosen = tuple(t for t in in_order(tuple(targets)) if t != "pt2")
     b = _start(spec, out, seed, weights, chosen, batch, precision, triton_backend,
-               on_step, on_note, reinit_head=reinit_head, on_progress=on_progress)
+               on_step, on_note, overrides, reinit_head=reinit_head, on_progress=on_progress)
     return _run(b, (*STEPS[:-1], *chosen, STEPS[-1]))
 
 
 def run_export(
-    spec: str | os.PathLike[str],
+    spec: SpecInput,
     targets: tuple[str, ...] | list[str],
     out: str | os.PathLike[str] | None = None,
     *,
@@ -191,19 +198,21 @@ def run_export(
     batch: BatchRange = DEFAULT_BATCH,
     precision: str = "fp32",
     triton_backend: str = "auto",
+    overrides: Sequence[str] = (),
     on_step: StepHook | None = None,
     on_note: NoteHook | None = None,
     reinit_head: bool = False,
     on_progress: ProgressHook | None = None,
 ) -> BuildResult:
-    """Export `spec` to `targets` (any of pt2, onnx, openvino, tensorrt, triton) into `out`
-    (default `build/<name>-<targets>/`): the target files, `spec.resolved.yaml` and the
-    manifest, nothing else. The options and hooks are `run_build`'s."""
+    """Export `spec` (as `run_build` takes it) to `targets` (any of pt2, onnx, openvino,
+    tensorrt, triton) into `out` (default `build/<name>-<targets>/`): the target files,
+    `spec.resolved.yaml` and the manifest, nothing else. The options and hooks are
+    `run_build`'s."""
     chosen = in_order(tuple(targets))
     if not chosen:
         raise OptionError(f"export needs at least one target: {', '.join(TARGETS)}")
     b = _start(spec, out, seed, weights, chosen, batch, precision, triton_backend,
-               on_step, on_note, reinit_head=reinit_head, on_progress=on_progress)
+               on_step, on_note, overrides, reinit_head=reinit_head, on_progress=on_progress)
     b.full = False
     return _run(b, (*EXPORT_STEPS[:-1], *chosen, EXPORT_STEPS[-1]))
 
@@ -220,10 +229,11 @@ def _run(b: _Build, steps: tuple[str, ...]) -> BuildResult:
     return _result(b)
 
 
-def _start(spec: str | os.PathLike[str], out: str | os.PathLike[str] | None, seed: int,
+def _start(spec: SpecInput, out: str | os.PathLike[str] | None, seed: int,
            weights: str | os.PathLike[str] | None, targets: tuple[str, ...],
            batch: BatchRange, precision: str, triton_backend: str,
-           on_step: StepHook | None, on_note: NoteHook | None, *, reinit_head: bool = False,
+           on_step: StepHook | None, on_note: NoteHook | None,
+           overrides: Sequence[str] = (), *, reinit_head: bool = False,
            on_progress: ProgressHook | None = None) -> _Build:
     """The run's state, after the checks that need no step: the output folder may be
     written, the options fit the targets, and this machine has what each target needs."""
@@ -231,7 +241,9 @@ def _start(spec: str | os.PathLike[str], out: str | os.PathLike[str] | None, see
     if reinit_head and weights is None:
         raise OptionError("--reinit-head needs --weights FILE: the file to fine-tune from")
     b = _Build(
-        ref=os.fspath(spec),
+        ref=spec_ref(spec),
+        given=spec,
+        overrides=tuple(overrides),
         out=check_target(Path(out)) if out is not None else None,
         seed=seed,
         weights=Path(weights) if weights is not None else None,
@@ -256,8 +268,8 @@ def _require_targets(b: _Build) -> None:
         if lacking is None:
             continue
         if name == "tensorrt":
-            lacking += ". " + tensorrt_handoff(b.ref, b.batch, b.precision,
-                                               _weights_options(b))
+            lacking += ". " + tensorrt_handoff(b.ref, b.batch, b.precision, b.given,
+                                               b.overrides, _weights_options(b))
         raise TargetUnavailable(lacking)
     if b.triton_backend == "tensorrt" and "tensorrt" not in b.targets:
         raise OptionError("--triton-backend tensorrt packages the engine this build makes: "
@@ -273,10 +285,13 @@ def _weights_options(b: _Build) -> str:
     return f" --weights {shlex.quote(os.fspath(b.weights))}{reinit}"
 
 
-def tensorrt_handoff(ref: str, batch: BatchRange, precision: str, options: str = "") -> str:
-    """What to run on a GPU machine instead: the onnx export (with `options`, such as the
-    weights), then trtexec on it."""
-    spec = load(ref)
+def tensorrt_handoff(ref: str, batch: BatchRange, precision: str,
+                     given: SpecInput | None = None, overrides: Sequence[str] = (),
+                     options: str = "") -> str:
+    """What to run on a GPU machine instead: the onnx export (with `--set`'s `overrides` and
+    `options`, such as the weights), then trtexec on it."""
+    spec = load(ref if given is None else given, overrides)
+    ref += "".join(f" --set {shlex.quote(text)}" for text in overrides)
     dims = (spec.input.channels, spec.input.height, spec.input.width)
     command = trtexec_command(dims, batch, "fp16" if precision == "fp16" else "fp32")
     return (f"Without it, build the same engine on a GPU machine from the onnx target: "
@@ -288,7 +303,7 @@ def tensorrt_handoff(ref: str, batch: BatchRange, precision: str, options: str =
 
 
 def _load(b: _Build) -> None:
-    b.spec = load(b.ref)
+    b.spec = load(b.ref if b.given is None else b.given, b.overrides)
     default = b.spec.name if b.full else "-".join((b.spec.name, *b.targets))
     b.out = check_target(b.out or Path("build") / default)
     b.replace = b.out.exists()
@@ -312,7 +327,7 @@ def _check(b: _Build) -> None:
     from resnet_spec.check import verify
 
     assert b.graph is not None
-    verify(b.graph)
+    verify(b.graph, b.spec.source if b.spec is not None else None)
     for warning in b.graph.warnings:
         b.note(warning)
 
@@ -419,6 +434,7 @@ def manifest(b: _Build) -> dict[str, Any]:
     data = {
         "name": b.cost.name,
         "spec": b.ref,
+        "overrides": list(b.overrides),
         "versions": _versions(b.targets),
         "seed": b.seed,
         "weights": _weights_entry(b.weights, b.graph if b.reinit_head else None),

@@ -58,7 +58,33 @@ def render() -> str:
         props = full["properties"] if model is schema.Spec else full["$defs"][model.__name__][
             "properties"]
         parts.append(_section(heading, model, where, props, full["$defs"]))
+    parts.append(_OVERRIDES)
     return "\n".join(parts)
+
+
+_OVERRIDES = """\
+## Overriding fields: `--set` and Python
+
+`validate`, `summary`, `render`, `build` and `export` take `--set PATH=VALUE`, repeatable, as
+one more layer over the spec: applied after `extends` is merged, before validation, in the order
+given (a later one wins). PATH is dot-separated keys and **0-based** list indices, as in
+messages: `stages.1.depth` is `stages[1].depth`, the second stage. VALUE is read as YAML, by
+the same strict reader as spec files: `10`, `group`, `'{kind: group, groups: 32}'`, `'[1, 2]'`,
+`null` (nothing after `=` is null too). The value replaces what is at PATH whole, as a child
+file's would; a mapping on the way that the spec lacks is created (`block.se.reduction=8`), and
+`norm=group` may be followed by `norm.groups=8`. A list item must exist (`stages.4.depth=1` on a
+four-stage spec is an error; set `stages` whole to add one). `extends` cannot be set: it is
+merged before the overrides apply.
+
+Errors are located at the option (`--set stages.9.depth=6: stage 9 does not exist; the spec has
+stages 0..3`), exit 1; an option that is not `PATH=VALUE` at all is a usage error, exit 2.
+
+In Python, `resnet_spec.load`, `elaborate` and `build` (and `pipeline.run_build`/`run_export`)
+take a path, a built-in name, a `Spec`, or a dict holding what a spec file holds
+(`{"extends": "resnet18", "head": {"classes": 10}}`; its `extends` is relative to the working
+directory), and `overrides=["head.classes=10"]`, the strings `--set` takes. A dict's errors are
+located as `<dict>: head.classes: ...`.
+"""
 
 
 def _section(heading: str, model: type[BaseModel], where: str, props: dict[str, Any],

@@ -51,6 +51,9 @@ class SourceMap:
 
     values: dict[PathKey, Loc] = field(default_factory=dict)
     keys: dict[PathKey, Loc] = field(default_factory=dict)
+    layers: list[str] = field(default_factory=list)
+    """The files (and `--set` options) merged, the first `extends`' root first: a value from
+    a later layer overrides an earlier one's (`origin` points at the latest)."""
 
     def value(self, path: PathKey) -> Loc:
         """The position of the value at `path`, or of its nearest ancestor that has one."""
@@ -67,6 +70,15 @@ class SourceMap:
             if path[:end] in table:
                 return table[path[:end]].with_path(format_path(path))
         return Loc("<spec>", path=format_path(path))
+
+    def exact(self, path: PathKey) -> Loc | None:
+        """The position of the value at `path` if it was written, not inherited or defaulted."""
+        loc = self.values.get(path)
+        return loc.with_path(format_path(path)) if loc else None
+
+    def rank(self, loc: Loc) -> int:
+        """How late the layer of `loc` was merged (-1: not a layer of this map)."""
+        return self.layers.index(loc.file) if loc.file in self.layers else -1
 
     def under(self, prefix: PathKey) -> SourceMap:
         """Only the entries at or below `prefix`."""
@@ -273,6 +285,7 @@ def parse_text(text: str, display: str) -> tuple[Any, SourceMap]:
         )
     constructor = _Constructor(display)
     value = constructor.build(node, ())
+    constructor.source.layers = [display]
     return value, constructor.source
 
 

@@ -17,6 +17,7 @@ from resnet_spec.cli.options import (
     report_result,
     run_or_explain,
     seed_option,
+    set_option,
     weights_option,
 )
 from resnet_spec.deploy import TARGETS, BatchRange
@@ -39,16 +40,18 @@ from resnet_spec.deploy import TARGETS, BatchRange
               "(comma-separated; see docs/deploy.md).")
 @deploy_options
 @quiet_option
+@set_option
 def build(spec: str, out: Path | None, seed: int, weights: Path | None, reinit_head: bool,
           targets: tuple[str, ...], batch: BatchRange, precision: str,
-          triton_backend: str, quiet: bool) -> None:
+          triton_backend: str, quiet: bool, overrides: tuple[str, ...]) -> None:
     """Run the whole pipeline on SPEC (a file or built-in name): load, elaborate, check,
     render, cost, compile, export, then each --to target.
 
-    Writes spec.resolved.yaml, graph.json, diagram.dot, diagram.svg, summary.md,
-    model.safetensors, model.pt2 and manifest.json into the output folder, which appears
-    complete or not at all; --to adds each target's files (model.onnx, openvino/,
-    model.engine, triton/), each loaded back in its own runtime and compared with the module.
+    Writes spec.resolved.yaml (with any --set applied), graph.json, diagram.dot,
+    diagram.svg, summary.md, model.safetensors, model.pt2 and manifest.json (which lists
+    the --set options) into the output folder, which appears complete or not at all; --to
+    adds each target's files (model.onnx, openvino/, model.engine, triton/), each loaded
+    back in its own runtime and compared with the module.
     Progress goes to stderr, one line a step (long steps say what they are doing; -q for
     none); the closing line (params, MACs, folder) to
     stdout. A target this machine cannot build (tensorrt without CUDA) exits 3 before any
@@ -61,11 +64,12 @@ def build(spec: str, out: Path | None, seed: int, weights: Path | None, reinit_h
       resnet-spec build resnet18 --weights resnet18-f37072fd.safetensors
       resnet-spec build my10class.yaml --weights resnet18.safetensors --reinit-head
       resnet-spec build resnet50 --to onnx,openvino,triton
+      resnet-spec build resnet18 --set head.classes=10 --set norm=group
     """
     from resnet_spec.pipeline import run_build
 
     result = run_or_explain(lambda: run_build(
         spec, out, seed=seed, weights=weights, targets=targets, batch=batch,
-        precision=precision, triton_backend=triton_backend, on_note=note,
-        reinit_head=reinit_head, **progress_hooks(quiet)))
+        precision=precision, triton_backend=triton_backend, overrides=overrides,
+        on_note=note, reinit_head=reinit_head, **progress_hooks(quiet)))
     report_result("built", result)

@@ -14,6 +14,7 @@ import click
 from resnet_spec.cli import CapabilityMissing
 from resnet_spec.cli.completion import complete_spec
 from resnet_spec.cli.loading import load_spec
+from resnet_spec.cli.options import set_option
 from resnet_spec.cli.output import warn
 from resnet_spec.render import SUFFIXES
 
@@ -35,24 +36,29 @@ def _check_suffix(ctx: click.Context, param: click.Parameter, value: str | None)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), callback=_check_suffix,
               help="Also draw B at the blocks level with the blocks that differ from A marked: "
               "FILE.svg, FILE.png or FILE.dot.")
-def diff(a: str, b: str, as_json: bool, output: str | None) -> None:
+@set_option
+def diff(a: str, b: str, as_json: bool, output: str | None, overrides: tuple[str, ...]
+         ) -> None:
     """Compare spec A with spec B (files or built-in names): the resolved fields that differ,
     each with its value and the file:line:col that set it (or `default`) on both sides; the
     change in params, MACs and activations per stage and in total; and the blocks of B that
     compute something else than the block at the same place in A.
 
-    Exits 0 whether or not they differ (1 only when a spec is invalid); `--json` has `same`.
+    `--set` changes B only, so `diff resnet50 resnet50 --set norm=group` shows what one
+    change does. Exits 0 whether or not they differ (1 only when a spec is invalid);
+    `--json` has `same`.
 
     \b
     Examples:
       resnet-spec diff resnet50 resnet50d
       resnet-spec diff resnet18 my_resnet18.yaml -o changes.svg
       resnet-spec diff resnet50 resnext50_32x4d --json | jq .cost
+      resnet-spec diff resnet18 resnet18 --set stages.2.depth=4
     """
     from resnet_spec.diff import diff_specs, to_json
     from resnet_spec.elaboration import elaborate
 
-    spec_a, spec_b = load_spec(a), load_spec(b)
+    spec_a, spec_b = load_spec(a), load_spec(b, overrides)
     graph_a, graph_b = elaborate(spec_a), elaborate(spec_b)
     for warning in [*graph_a.warnings, *graph_b.warnings]:
         warn(warning)
@@ -82,7 +88,8 @@ def _print_report(result: Any, a: str, b: str) -> None:
     if result.same:
         click.echo(f"no differences: {a} and {b} resolve to the same spec")
         return
-    click.echo(f"{len(result.fields)} field{'s' if len(result.fields) > 1 else ''} differ:")
+    count = len(result.fields)
+    click.echo(f"{count} field{'s differ' if count > 1 else ' differs'}:")
     for change in result.fields:
         click.echo(f"  {change.path}")
         click.echo(_side_line("-", change.a))

@@ -17,6 +17,7 @@ from resnet_spec.cli.options import (
     report_result,
     run_or_explain,
     seed_option,
+    set_option,
     weights_option,
 )
 from resnet_spec.deploy import TARGETS, BatchRange
@@ -37,9 +38,10 @@ from resnet_spec.deploy import TARGETS, BatchRange
 @seed_option
 @deploy_options
 @quiet_option
+@set_option
 def export(spec: str, targets: tuple[str, ...], out: Path | None, weights: Path | None,
            reinit_head: bool, seed: int, batch: BatchRange, precision: str,
-           triton_backend: str, quiet: bool) -> None:
+           triton_backend: str, quiet: bool, overrides: tuple[str, ...]) -> None:
     """Export SPEC (a file or built-in name) for deployment: compile it, trace it once with
     torch.export, write each target from that program, load each back in its own runtime
     and compare it with the module at two batch sizes.
@@ -51,8 +53,9 @@ def export(spec: str, targets: tuple[str, ...], out: Path | None, weights: Path 
     tensorrt  model.trt.ep + model.engine (needs CUDA and torch-tensorrt; else exit 3)
     triton    triton/<name>/config.pbtxt + triton/<name>/1/<model file>
 
-    The folder also holds spec.resolved.yaml and manifest.json (every file's sha256, each
-    target's check, runtime versions). Progress goes to stderr (-q for none). See
+    The folder also holds spec.resolved.yaml (with any --set applied) and manifest.json
+    (every file's sha256, each target's check, runtime versions, the --set options).
+    Progress goes to stderr (-q for none). See
     docs/deploy.md.
 
     \b
@@ -66,6 +69,6 @@ def export(spec: str, targets: tuple[str, ...], out: Path | None, weights: Path 
 
     result = run_or_explain(lambda: run_export(
         spec, targets, out, seed=seed, weights=weights, batch=batch, precision=precision,
-        triton_backend=triton_backend, on_note=note, reinit_head=reinit_head,
-        **progress_hooks(quiet)))
+        triton_backend=triton_backend, overrides=overrides, on_note=note,
+        reinit_head=reinit_head, **progress_hooks(quiet)))
     report_result("exported", result)

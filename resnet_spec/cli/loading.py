@@ -3,12 +3,15 @@ read (such as `--set` overrides) is added in one place."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from resnet_spec.schema import Spec
 
 
-def load_spec(ref: str) -> Spec:
-    """Load, merge and validate the spec at `ref` (a file or a built-in name); raises
-    `SpecError` at the file, line and column of what is wrong."""
+def load_spec(ref: str, overrides: Sequence[str] = ()) -> Spec:
+    """Load, merge and validate the spec at `ref` (a file or a built-in name), with `--set`'s
+    `overrides` applied after `extends`; raises `SpecError` at the file, line and column of
+    what is wrong (or at the `--set` option)."""
     from resnet_spec.loader import load
 
-    return load(ref)
+    return load(ref, overrides)

@@ -141,3 +141,26 @@ def report_result(verb: str, result: Any) -> None:
         f"{units.count(result.macs)} MACs -> {result.out}/ "
         f"({len(result.files) + 1} files, {total:.1f} s)"
     )
+
+
+def _check_overrides(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]
+                     ) -> tuple[str, ...]:
+    """Each `--set` must read as PATH=VALUE (a usage error, exit 2, if not); what it sets is
+    judged with the spec (exit 1, located at the option)."""
+    from resnet_spec.overrides import OverrideSyntaxError, parse_override
+
+    for text in value:
+        try:
+            parse_override(text)
+        except OverrideSyntaxError as err:
+            raise click.BadParameter(str(err)) from None
+    return tuple(value)
+
+
+set_option = click.option(
+    "--set", "overrides", multiple=True, metavar="PATH=VALUE", callback=_check_overrides,
+    help="Override a field after `extends` is merged, before validation; repeatable, later "
+    "wins. PATH is dot-separated keys and 0-based list indices (stages.1.depth is the second "
+    "stage); VALUE is YAML: 10, group, '{kind: group, groups: 32}', '[1, 2]', null.",
+)
+"""`--set PATH=VALUE`, repeatable: the `overrides` parameter, a `tuple[str, ...]`."""

@@ -9,6 +9,7 @@ import click
 from resnet_spec.cli import CapabilityMissing
 from resnet_spec.cli.completion import complete_spec
 from resnet_spec.cli.output import warn
+from resnet_spec.cli.options import set_option
 from resnet_spec.render import DIRECTIONS, LEVELS, SUFFIXES
 
 
@@ -31,8 +32,9 @@ def _check_suffix(ctx: click.Context, param: click.Parameter, value: str | None)
                    "[default: on above 40 blocks].")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), callback=_check_suffix,
               help="FILE.svg, FILE.png or FILE.dot; without it the DOT goes to stdout.")
+@set_option
 def render(spec: str, level: str, direction: str, collapse: bool | None,
-           output: str | None) -> None:
+           output: str | None, overrides: tuple[str, ...]) -> None:
     """Draw SPEC (a file or a built-in name) as a diagram, straight from the checked IR.
 
     SVG and PNG use the system `dot` when it is on PATH, else the `graphviz-pure` binary
@@ -47,7 +49,7 @@ def render(spec: str, level: str, direction: str, collapse: bool | None,
     import resnet_spec
     from resnet_spec.render import RendererMissing, to_dot, write_diagram
 
-    graph = resnet_spec.elaborate(spec)
+    graph = resnet_spec.elaborate(spec, overrides)
     for warning in graph.warnings:
         warn(warning)
     options = {"level": level, "direction": direction, "collapse": collapse}

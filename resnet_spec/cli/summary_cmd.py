@@ -11,6 +11,7 @@ import click
 
 from resnet_spec.cli import output
 from resnet_spec.cli.completion import complete_spec
+from resnet_spec.cli.options import set_option
 from resnet_spec.units import DTYPE_BYTES
 
 
@@ -22,7 +23,9 @@ from resnet_spec.units import DTYPE_BYTES
               help="Batch size for the activation memory.")
 @click.option("--dtype", type=click.Choice(list(DTYPE_BYTES)), default="float32",
               show_default=True, help="Element type for the activation memory.")
-def summary(spec: str, layers: bool, as_json: bool, batch: int, dtype: str) -> None:
+@set_option
+def summary(spec: str, layers: bool, as_json: bool, batch: int, dtype: str,
+            overrides: tuple[str, ...]) -> None:
     """Cost of SPEC (file or built-in name) per stage, or per layer, and in total.
 
     MACs count the multiply-accumulates of convolutions and linear layers for one image (the
@@ -34,11 +37,12 @@ def summary(spec: str, layers: bool, as_json: bool, batch: int, dtype: str) -> N
       resnet-spec summary resnet50
       resnet-spec summary specs/resnet50.yaml --layers
       resnet-spec summary resnet50 --json --batch 64 --dtype float16
+      resnet-spec summary resnet50 --set input.height=512 --set input.width=512
     """
     import resnet_spec
     from resnet_spec.cost import analyze, to_json
 
-    graph = resnet_spec.elaborate(spec)
+    graph = resnet_spec.elaborate(spec, overrides)
     for warning in graph.warnings:
         output.warn(warning)
     cost = analyze(graph)

@@ -11,6 +11,7 @@ import click
 from resnet_spec.cli import EXIT_INVALID, output, report
 from resnet_spec.cli.completion import complete_spec
 from resnet_spec.cli.loading import load_spec
+from resnet_spec.cli.options import set_option
 from resnet_spec.errors import SpecError, SpecErrors
 from resnet_spec.ir import Graph
 
@@ -33,7 +34,9 @@ def _debug_requested() -> bool:
 @click.option("--json", "as_json", is_flag=True,
               help="Print one JSON document instead: each spec's result, its warnings and its "
               "errors with file, line and column (docs/cli.md).")
-def validate(specs: tuple[str, ...], quiet: bool, as_json: bool) -> None:
+@set_option
+def validate(specs: tuple[str, ...], quiet: bool, as_json: bool,
+             overrides: tuple[str, ...]) -> None:
     """Check each SPEC (file or built-in name): schema, extends, shapes, channels, limits.
 
     Prints one line per valid spec (name, blocks, output shape) and every error as
@@ -43,11 +46,12 @@ def validate(specs: tuple[str, ...], quiet: bool, as_json: bool) -> None:
     Examples:
       resnet-spec validate specs/*.yaml
       resnet-spec validate --json my_spec.yaml | jq '.specs[].errors'
+      resnet-spec validate resnet50 --set norm=group --set stages.3.depth=2
     """
     debug = _debug_requested()
     results, failed = [], 0
     for ref in specs:
-        graph, error = _check(ref, debug)
+        graph, error = _check(ref, overrides, debug)
         failed += error is not None
         if as_json:
             results.append(result_json(ref, graph, error))
@@ -62,12 +66,13 @@ def validate(specs: tuple[str, ...], quiet: bool, as_json: bool) -> None:
         sys.exit(EXIT_INVALID)
 
 
-def _check(ref: str, debug: bool) -> tuple[Graph | None, SpecError | None]:
+def _check(ref: str, overrides: tuple[str, ...], debug: bool
+           ) -> tuple[Graph | None, SpecError | None]:
     """The checked graph of one spec, or the error that makes it invalid."""
     from resnet_spec.elaboration import elaborate
 
     try:
-        return elaborate(load_spec(ref)), None
+        return elaborate(load_spec(ref, overrides)), None
     except SpecError as err:
         if debug:
             raise
@@ -116,4 +121,18 @@ def error_json(error: SpecError) -> dict[str, Any]:
         "message": error.message,
         "hint": error.hint or None,
         "kind": type(error).__name__.removesuffix("Error").lower(),
+        "notes": [_note_json(note) for note in getattr(error, "notes", ())],
+    }
+
+
+def _note_json(note: Any) -> dict[str, Any]:
+    """A line of context under an error (such as the parent file's line of the stage a
+    user's value breaks): its text and its place, null where it has none."""
+    loc = note.loc
+    known = loc is not None and loc.line > 0
+    return {
+        "text": note.text,
+        "file": loc.file if loc else None,
+        "line": loc.line if known else None,
+        "column": loc.column if known else None,
     }

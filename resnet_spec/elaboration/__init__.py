@@ -22,5 +22,5 @@ def elaborate(spec: Spec) -> Graph:
     """The checked IR of a validated spec: `SpecError`s at the spec entries responsible,
     warnings kept in `graph.warnings`."""
     graph = elaborate_unchecked(spec)
-    verify(graph)
+    verify(graph, spec.source)
     return graph

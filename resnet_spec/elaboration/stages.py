@@ -9,8 +9,9 @@ from resnet_spec.elaboration.context import BlockCtx, Ctx, Cursor
 from resnet_spec.elaboration.plan import StagePlan
 from resnet_spec.elaboration.registry import lookup
 from resnet_spec.elaboration.shortcuts import SHORTCUTS
-from resnet_spec.errors import LimitError, Loc
+from resnet_spec.errors import LimitError, Loc, Note
 from resnet_spec.ir import BlockInfo, Scope, StageInfo
+from resnet_spec.origin import blamed
 from resnet_spec.schema import BlockSpec
 
 
@@ -23,7 +24,7 @@ def build_stage(ctx: Ctx, index: int, x: Cursor, plan: StagePlan, rates: list[fl
     info = StageInfo(name=f"layer{index + 1}", kind="stage", loc=loc, depth=stage.depth,
                      width=stage.width, stride=plan.stride, dilation=plan.dilation,
                      in_shape=x.shape)
-    _check_channels(block, stage.width, loc)
+    _check_channels(block, stage.width, *blamed(ctx.spec.source, "channel_limit", loc, index))
     start = len(ctx.added)
     with ctx.at(loc=loc):
         for j in range(stage.depth):
@@ -73,10 +74,11 @@ def _build_block(ctx: Ctx, builder: BlockBuilder, b: BlockCtx, x: Cursor) -> Cur
     return out
 
 
-def _check_channels(block: BlockSpec, width: int, loc: Loc | None) -> None:
+def _check_channels(block: BlockSpec, width: int, loc: Loc | None,
+                    notes: tuple[Note, ...] = ()) -> None:
     inner = inner_width(width, block)
     for what, channels in (("output", width * block.out_expansion), ("inner", inner)):
         if channels > limits.MAX_CHANNELS:
             raise LimitError(
                 f"the blocks' {what} channels would be {channels}; the limit is "
-                f"{limits.MAX_CHANNELS}", loc)
+                f"{limits.MAX_CHANNELS}", loc, notes=notes)
