@@ -10,7 +10,7 @@ import pytest
 from conftest import BAD
 
 KEYS = {"spec", "ok", "name", "blocks", "outputs", "warnings", "errors"}
-ERROR_KEYS = {"file", "line", "column", "path", "message", "hint", "kind"}
+ERROR_KEYS = {"file", "line", "column", "path", "message", "hint", "kind", "notes"}
 
 
 def _document(run_cli, *args: str) -> tuple[int, dict, str]:
@@ -86,3 +86,15 @@ def test_warnings_go_into_the_document(run_cli, tmp_path: Path,
 def test_usage_errors_still_exit_2(run_cli) -> None:
     result = run_cli("validate", "--json")
     assert result.code == 2 and result.out == ""
+
+
+def test_an_error_moved_to_the_users_line_keeps_the_parents_line_as_a_note(
+        run_cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("my.yaml").write_text("extends: resnet18\nname: my18\nnorm: {kind: group, groups: 48}\n")
+    code, doc, _ = _document(run_cli, "my.yaml")
+    [error] = doc["specs"][0]["errors"]
+    assert (code, error["file"], error["line"], error["path"]) == (1, "my.yaml", 3, "norm.groups")
+    parent = error["notes"][0]
+    assert parent["file"].endswith("resnet18.yaml") and parent["line"] > 0
+    assert set(parent) == {"text", "file", "line", "column"}

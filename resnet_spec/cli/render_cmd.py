@@ -8,8 +8,8 @@ import click
 
 from resnet_spec.cli import CapabilityMissing
 from resnet_spec.cli.completion import complete_spec
-from resnet_spec.cli.output import warn
 from resnet_spec.cli.options import set_option
+from resnet_spec.cli.output import warn
 from resnet_spec.render import DIRECTIONS, LEVELS, SUFFIXES
 
 
