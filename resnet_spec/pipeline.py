@@ -261,6 +261,9 @@ def _require_targets(b: _Build) -> None:
     cannot build; for TensorRT it also gives the hand-off from the onnx target."""
     if not b.targets:
         return
+    # a bad spec is reported before the targets' runtimes are imported (seconds), and before a
+    # missing runtime: what the user must fix first
+    b.spec = load(b.ref if b.given is None else b.given, b.overrides)
     from resnet_spec.compiler.targets import target
 
     for name in b.targets:
@@ -303,7 +306,8 @@ def tensorrt_handoff(ref: str, batch: BatchRange, precision: str,
 
 
 def _load(b: _Build) -> None:
-    b.spec = load(b.ref if b.given is None else b.given, b.overrides)
+    if b.spec is None:
+        b.spec = load(b.ref if b.given is None else b.given, b.overrides)
     default = b.spec.name if b.full else "-".join((b.spec.name, *b.targets))
     b.out = check_target(b.out or Path("build") / default)
     b.replace = b.out.exists()

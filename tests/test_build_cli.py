@@ -303,3 +303,21 @@ def test_swap_replaces_the_previous_folder_whole(
     outdir.swap_into_place(staging, target)
     assert [p.name for p in target.iterdir()] == ["new.txt"]
     assert not leftovers(target)
+
+
+@pytest.mark.parametrize("command", [["export", "--to", "onnx"], ["build", "--to", "openvino"],
+                                     ["export", "--to", "tensorrt"]])
+def test_a_bad_spec_with_targets_fails_before_any_runtime_is_imported(
+        command: list[str], tmp_path: Path) -> None:
+    """The targets' runtimes take seconds to import; a spec error needs none of them, and
+    comes before a missing one (TensorRT here)."""
+    code = ("import sys\nfrom resnet_spec.cli import main\n"
+            "try:\n    main(sys.argv[1:])\nexcept SystemExit as stop:\n"
+            "    print(stop.code, 'torch' in sys.modules, 'onnx' in sys.modules)\n")
+    spec = tmp_path / "bad.yaml"
+    spec.write_text("extends: resnet18\nname: bad\nstages: []\n")
+    done = subprocess.run([sys.executable, "-c", code, command[0], str(spec), *command[1:]],
+                          capture_output=True, text=True, cwd=tmp_path, check=False)
+    assert done.stdout.split() == ["1", "False", "False"]
+    assert "stages: needs at least 1 item" in done.stderr
+    assert not (tmp_path / "build").exists()
