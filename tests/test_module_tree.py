@@ -122,7 +122,7 @@ def test_backbone_with_fpn_takes_the_compiled_model() -> None:
 def test_print_reads_like_torchvision() -> None:
     text = str(resnet_spec.build("resnet50", device="meta"))
     assert text.startswith("resnet50(\n  (conv1): Conv2d(3, 64")
-    for line in ("  (relu): ReLU()", "  (maxpool): MaxPool2d(", "  (layer1): Sequential(",
+    for line in ("  (relu): ReLU(inplace=True)", "  (maxpool): MaxPool2d(", "  (layer1): Sequential(",
                  "    (0): Bottleneck(", "      (downsample): Sequential(",
                  "  (avgpool): AdaptiveAvgPool2d(", "  (fc): Linear(in_features=2048"):
         assert f"\n{line}" in text
@@ -197,3 +197,26 @@ def test_a_prefix_read_from_outside_twice_stays_inline() -> None:
     assert list(model.state_dict()) == ["a.conv.weight"]
     out = model(torch.zeros(1, 3, 8, 8))
     assert set(out) == {"out", "conv"}
+
+
+def test_activations_are_in_place_only_where_nothing_else_reads_their_input() -> None:
+    """torchvision's ReLUs are in place; a pre-activation block's first ReLU reads a norm of
+    the block's input, which the shortcut also reads, so only the norm's output is overwritten,
+    and a backbone's returned maps are never overwritten by the next stage."""
+    model = resnet_spec.build("resnetv2_50").eval()
+    assert all(m.inplace for m in model.modules() if isinstance(m, nn.ReLU))
+    kept: dict[str, torch.Tensor] = {}
+    block = model.layer2[1]
+    block.register_forward_pre_hook(lambda m, args: kept.__setitem__("in", args[0].clone()))
+    block.register_forward_hook(lambda m, args, out: kept.__setitem__("seen", args[0]))
+    with torch.no_grad():
+        model(image(1))
+    torch.testing.assert_close(kept["seen"], kept["in"], rtol=0, atol=0)
+    backbone = resnet_spec.build("resnet50_os8").eval()
+    with torch.no_grad():
+        maps = backbone(image(1))
+    assert (maps["stage1"] >= 0).all()  # the last ReLU's output, unchanged by stage 2
+    with torch.no_grad():
+        again = backbone.layer1(backbone.maxpool(backbone.relu(backbone.bn1(
+            backbone.conv1(image(1))))))
+    torch.testing.assert_close(maps["stage1"], again)
