@@ -79,6 +79,43 @@ class PartModule(fx.GraphModule):
         return copied
 
 
+class _SharedCodeGraph(fx.Graph):
+    """An fx graph whose generated Python is shared with every graph of the same nodes: a
+    ResNet repeats one block dozens of times (ResNet-1202: 600), and generating its code
+    again for each was most of the time lowering took."""
+
+    def python_code(self, root_module: str, **options: Any) -> Any:
+        key = (root_module, tuple(sorted(options.items(), key=lambda item: item[0])),
+               _structure(self))
+        code = _GENERATED.get(key)
+        if code is None:
+            code = super().python_code(root_module, **options)
+            if len(_GENERATED) >= _GENERATED_KEPT:
+                _GENERATED.pop(next(iter(_GENERATED)))
+            _GENERATED[key] = code
+        return code
+
+
+_GENERATED: dict[Any, Any] = {}
+_GENERATED_KEPT = 256
+"""How many distinct graphs' code is kept (oldest dropped first): a network has a few."""
+
+
+def _structure(graph: fx.Graph) -> tuple[Any, ...]:
+    """What the generated code depends on: each node's kind, name, target and arguments."""
+    def plain(value: Any) -> Any:
+        if isinstance(value, fx.Node):
+            return ("node", value.name)
+        if isinstance(value, (tuple, list)):
+            return (type(value).__name__, *map(plain, value))
+        if isinstance(value, dict):
+            return ("dict", *((k, plain(v)) for k, v in value.items()))
+        return value
+
+    return tuple((n.op, n.name, n.target, plain(n.args), plain(n.kwargs), n.type)
+                 for n in graph.nodes)
+
+
 ROOT_NAMES: dict[tuple[str, type[nn.Module]], str] = {
     ("stem.act", nn.ReLU): "relu",
     ("stem.pool", nn.MaxPool2d): "maxpool",
@@ -256,7 +293,7 @@ def lower(graph: Graph, *, device: Any = "meta", dtype: torch.dtype | None = Non
     """
     factory = {"device": device, "dtype": dtype}
     blocks = {b.name: b for b in graph.blocks}
-    lo = _Lowering(graph, plan(graph), fx.Graph(), factory)
+    lo = _Lowering(graph, plan(graph), _SharedCodeGraph(), factory)
     _lower_items(graph, lo, blocks)
     outputs = {name: lo.values[node] for name, node in graph.outputs.items()}
     lo.graph.output(outputs if graph.output_dict else next(iter(outputs.values())))
@@ -279,7 +316,7 @@ def _lower_items(graph: Graph, lo: _Lowering, blocks: dict[str, Any]) -> None:
 def _lower_part(graph: Graph, part: Part, factory: dict[str, Any], blocks: dict[str, Any]
                 ) -> nn.Module:
     """One part as its own module: an `nn.Sequential` when its modules just run in turn."""
-    lo = _Lowering(graph, part, fx.Graph(), factory)
+    lo = _Lowering(graph, part, _SharedCodeGraph(), factory)
     lo.values[part.input] = lo.graph.placeholder(INPUT_NAME)
     _lower_items(graph, lo, blocks)
     lo.graph.output(lo.values[part.output])

@@ -122,9 +122,10 @@ def test_backbone_with_fpn_takes_the_compiled_model() -> None:
 def test_print_reads_like_torchvision() -> None:
     text = str(resnet_spec.build("resnet50", device="meta"))
     assert text.startswith("resnet50(\n  (conv1): Conv2d(3, 64")
-    for line in ("  (relu): ReLU(inplace=True)", "  (maxpool): MaxPool2d(", "  (layer1): Sequential(",
-                 "    (0): Bottleneck(", "      (downsample): Sequential(",
-                 "  (avgpool): AdaptiveAvgPool2d(", "  (fc): Linear(in_features=2048"):
+    for line in ("  (relu): ReLU(inplace=True)", "  (maxpool): MaxPool2d(",
+                 "  (layer1): Sequential(", "    (0): Bottleneck(",
+                 "      (downsample): Sequential(", "  (avgpool): AdaptiveAvgPool2d(",
+                 "  (fc): Linear(in_features=2048"):
         assert f"\n{line}" in text
     assert "def forward" not in text
 

@@ -93,3 +93,15 @@ def test_a_fifo_as_weights_is_refused_without_blocking(tmp_path: Path) -> None:
     assert isinstance(caught[0], WeightsError)
     assert str(caught[0]) == (f"{fifo}: cannot read the weights file: it is a FIFO (named "
                               "pipe), not a regular file")
+
+
+def test_large_finite_weights_whose_sum_overflows_are_accepted() -> None:
+    """The finiteness test sums first (fast); a sum that overflows from finite values must not
+    be taken for an infinity."""
+    from resnet_spec.compiler.weights import check_numbers
+
+    huge = torch.full((4, 4), 3e38)
+    check_numbers({"fc.weight": huge}, source="w.safetensors")
+    huge[1, 2] = float("nan")
+    with pytest.raises(WeightsError, match=r"NaN or infinity: fc\.weight"):
+        check_numbers({"fc.weight": huge}, source="w.safetensors")
