@@ -12,11 +12,11 @@ is at least 1.8x torchvision eager (ResNet-50, fp32, CPU, 2 threads).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
-import subprocess
 import sys
+
+from timing import run_json
 
 TARGET = 1.8
 BACKENDS = "eager,inference,onnxruntime,openvino"
@@ -40,14 +40,6 @@ for batch in map(int, batches.split(",")):
     out[str(batch)] = statistics.median(times) * 1e3
 print(json.dumps(out))
 """
-
-
-def run_json(command: list[str], threads: int) -> dict:
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
-    done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
-    if done.returncode != 0:
-        raise SystemExit(f"{' '.join(command[:4])} ... failed:\n{done.stderr[-2000:]}")
-    return json.loads(done.stdout)
 
 
 def main() -> None:

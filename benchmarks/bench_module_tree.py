@@ -18,11 +18,10 @@ The tree must not be slower than the flat layout (a ratio tree/flat near 1.00).
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import statistics
-import subprocess
 import sys
+
+from timing import run_json
 
 LAYOUTS = ("torchvision", "tree", "flat")
 
@@ -57,13 +56,8 @@ print(json.dumps(out))
 
 
 def time_layout(layout: str, args: argparse.Namespace) -> dict[str, float]:
-    env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
-    command = [sys.executable, "-c", WORKER, layout, args.model, args.batch,
-               str(args.runs), str(args.warmup), str(args.threads)]
-    done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
-    if done.returncode != 0:
-        raise SystemExit(f"{layout} failed:\n{done.stderr[-2000:]}")
-    return json.loads(done.stdout)
+    return run_json([sys.executable, "-c", WORKER, layout, args.model, args.batch,
+                     str(args.runs), str(args.warmup), str(args.threads)], args.threads)
 
 
 def main() -> None:

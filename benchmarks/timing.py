@@ -7,9 +7,12 @@ machine hits all of them alike.
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 
 def process_seconds(command: list[str], *, cwd: Path | None = None, expect: int = 0) -> float:
@@ -40,3 +43,13 @@ def interleaved(
         for name, command in commands.items():
             times[name].append(process_seconds(command, cwd=cwd))
     return times
+
+
+def run_json(command: list[str], threads: int) -> Any:
+    """The JSON a timing worker prints, run as a process with `threads` OpenMP threads; a
+    failed worker stops us with its stderr."""
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
+    done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(command[:4])} ... failed:\n{done.stderr[-2000:]}")
+    return json.loads(done.stdout)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
 import click
@@ -14,26 +13,18 @@ import click
 from resnet_spec.cli import CapabilityMissing
 from resnet_spec.cli.completion import complete_spec
 from resnet_spec.cli.loading import load_spec
-from resnet_spec.cli.options import set_option
+from resnet_spec.cli.options import diagram_suffix, set_option
 from resnet_spec.cli.output import warn
-from resnet_spec.render import SUFFIXES
 
 VALUE_COLUMN = 40
 """Characters a field's value is padded to before its source, in the text report."""
-
-
-def _check_suffix(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    if value is not None and Path(value).suffix.lower() not in SUFFIXES:
-        raise click.BadParameter(f"the format comes from the suffix: end {value!r} in "
-                                 f"{', '.join(SUFFIXES)}")
-    return value
 
 
 @click.command()
 @click.argument("a", metavar="A", shell_complete=complete_spec)
 @click.argument("b", metavar="B", shell_complete=complete_spec)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), callback=_check_suffix,
+@click.option("-o", "--output", type=click.Path(dir_okay=False), callback=diagram_suffix,
               help="Also draw B at the blocks level with the blocks that differ from A marked: "
               "FILE.svg, FILE.png or FILE.dot.")
 @set_option

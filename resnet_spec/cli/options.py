@@ -58,6 +58,17 @@ def note(line: str) -> None:
     click.echo(f"      note: {line}", err=True)
 
 
+def diagram_suffix(ctx: click.Context, param: click.Parameter, value: str | None
+                   ) -> str | None:
+    """A diagram file's name: its suffix chooses the format (`.svg`, `.png`, `.dot`)."""
+    from resnet_spec.render import SUFFIXES
+
+    if value is not None and Path(value).suffix.lower() not in SUFFIXES:
+        raise click.BadParameter(f"the format comes from the suffix: end {value!r} in "
+                                 f"{', '.join(SUFFIXES)}")
+    return value
+
+
 def parse_targets(ctx: click.Context, param: click.Parameter, value: str | None
                   ) -> tuple[str, ...]:
     """`onnx,openvino` -> ("onnx", "openvino"); unknown names are a usage error."""

@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
 from resnet_spec.cli import CapabilityMissing
 from resnet_spec.cli.completion import complete_spec
-from resnet_spec.cli.options import set_option
+from resnet_spec.cli.options import diagram_suffix, set_option
 from resnet_spec.cli.output import warn
-from resnet_spec.render import DIRECTIONS, LEVELS, SUFFIXES
-
-
-def _check_suffix(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    if value is not None and Path(value).suffix.lower() not in SUFFIXES:
-        raise click.BadParameter(f"the format comes from the suffix: end {value!r} in "
-                                 f"{', '.join(SUFFIXES)}")
-    return value
+from resnet_spec.render import DIRECTIONS, LEVELS
 
 
 @click.command()
@@ -30,7 +21,7 @@ def _check_suffix(ctx: click.Context, param: click.Parameter, value: str | None)
 @click.option("--collapse/--no-collapse", default=None,
               help="Fold runs of identical blocks into one box marked ×N "
                    "[default: on above 40 blocks].")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), callback=_check_suffix,
+@click.option("-o", "--output", type=click.Path(dir_okay=False), callback=diagram_suffix,
               help="FILE.svg, FILE.png or FILE.dot; without it the DOT goes to stdout.")
 @set_option
 def render(spec: str, level: str, direction: str, collapse: bool | None,
