@@ -15,31 +15,15 @@ import argparse
 import os
 import statistics
 import sys
+from pathlib import Path
 
 from timing import run_json
 
 TARGET = 1.8
 BACKENDS = "eager,inference,onnxruntime,openvino"
 
-ANCHOR = """
-import json, statistics, sys, time
-import numpy as np, torch, torchvision
-model, batches = sys.argv[1], sys.argv[2]
-runs, warmup, threads = (int(a) for a in sys.argv[3:6])
-torch.set_num_threads(threads)
-net = torchvision.models.get_model(model).eval()
-out = {}
-for batch in map(int, batches.split(",")):
-    shape = (batch, 3, 224, 224)
-    x = torch.from_numpy(np.random.default_rng(batch).standard_normal(shape, dtype=np.float32))
-    times = []
-    with torch.inference_mode():
-        for i in range(warmup + runs):
-            start = time.perf_counter(); net(x); elapsed = time.perf_counter() - start
-            if i >= warmup: times.append(elapsed)
-    out[str(batch)] = statistics.median(times) * 1e3
-print(json.dumps(out))
-"""
+WORKER = str(Path(__file__).with_name("eager_worker.py"))
+"""Times torchvision's model in its own process: the anchor."""
 
 
 def main() -> None:
@@ -54,7 +38,7 @@ def main() -> None:
     args = parser.parse_args()
     anchor_runs, bench_runs = [], []
     for _ in range(args.rounds):
-        anchor_runs.append(run_json([sys.executable, "-c", ANCHOR, args.model, args.batch,
+        anchor_runs.append(run_json([sys.executable, WORKER, "torchvision", args.model, args.batch,
                                      str(args.runs), str(args.warmup), str(args.threads)],
                                     args.threads))
         bench_runs.append(run_json([sys.executable, "-m", "resnet_spec", "bench", args.model,

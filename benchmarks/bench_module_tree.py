@@ -20,43 +20,17 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
+from pathlib import Path
 
 from timing import run_json
 
 LAYOUTS = ("torchvision", "tree", "flat")
 
-WORKER = """
-import json, statistics, sys, time
-import numpy as np, torch
-layout, model, batches = sys.argv[1:4]
-runs, warmup, threads = (int(a) for a in sys.argv[4:7])
-torch.set_num_threads(threads)
-if layout == "torchvision":
-    import torchvision
-    net = torchvision.models.get_model(model)
-else:
-    import resnet_spec
-    from resnet_spec.compiler.passes import flatten
-    net = resnet_spec.build(model)
-    if layout == "flat":
-        net = flatten(net)
-net = net.eval()
-out = {}
-for batch in map(int, batches.split(",")):
-    shape = (batch, 3, 224, 224)
-    x = torch.from_numpy(np.random.default_rng(batch).standard_normal(shape, dtype=np.float32))
-    times = []
-    with torch.inference_mode():
-        for i in range(warmup + runs):
-            start = time.perf_counter(); net(x); elapsed = time.perf_counter() - start
-            if i >= warmup: times.append(elapsed)
-    out[batch] = statistics.median(times) * 1e3
-print(json.dumps(out))
-"""
+WORKER = str(Path(__file__).with_name("eager_worker.py"))
 
 
 def time_layout(layout: str, args: argparse.Namespace) -> dict[str, float]:
-    return run_json([sys.executable, "-c", WORKER, layout, args.model, args.batch,
+    return run_json([sys.executable, WORKER, layout, args.model, args.batch,
                      str(args.runs), str(args.warmup), str(args.threads)], args.threads)
 
 
