@@ -294,18 +294,18 @@ def lower(graph: Graph, *, device: Any = "meta", dtype: torch.dtype | None = Non
     factory = {"device": device, "dtype": dtype}
     blocks = {b.name: b for b in graph.blocks}
     lo = _Lowering(graph, plan(graph), _SharedCodeGraph(), factory)
-    _lower_items(graph, lo, blocks)
+    _lower_items(lo, blocks)
     outputs = {name: lo.values[node] for name, node in graph.outputs.items()}
     lo.graph.output(outputs if graph.output_dict else next(iter(outputs.values())))
     lo.graph.lint()
     return PartModule(_nest(lo.modules), lo.graph, class_name=_class_name(graph.name))
 
 
-def _lower_items(graph: Graph, lo: _Lowering, blocks: dict[str, Any]) -> None:
+def _lower_items(lo: _Lowering, blocks: dict[str, Any]) -> None:
     """Append each node and nested part of `lo.part` to its graph, in order."""
     for item in lo.part.items:
         if isinstance(item, Part):
-            child = _lower_part(graph, item, lo.factory, blocks)
+            child = _lower_part(lo.ir, item, lo.factory, blocks)
             entry = lo.values[item.input]
             lo.values[item.output] = lo.module(item.path, child, (entry,))
         else:
@@ -318,7 +318,7 @@ def _lower_part(graph: Graph, part: Part, factory: dict[str, Any], blocks: dict[
     """One part as its own module: an `nn.Sequential` when its modules just run in turn."""
     lo = _Lowering(graph, part, _SharedCodeGraph(), factory)
     lo.values[part.input] = lo.graph.placeholder(INPUT_NAME)
-    _lower_items(graph, lo, blocks)
+    _lower_items(lo, blocks)
     lo.graph.output(lo.values[part.output])
     lo.graph.lint()
     if _is_chain(lo.graph) and all(path.isdigit() for path in lo.modules):

@@ -8,17 +8,12 @@ import click
 
 from resnet_spec.cli.completion import complete_list, complete_spec
 from resnet_spec.cli.options import (
-    deploy_options,
     note,
     parse_targets,
+    pipeline_options,
     progress_hooks,
-    quiet_option,
-    reinit_head_option,
     report_result,
     run_or_explain,
-    seed_option,
-    set_option,
-    weights_option,
 )
 from resnet_spec.deploy import TARGETS, BatchRange
 
@@ -31,16 +26,11 @@ from resnet_spec.deploy import TARGETS, BatchRange
     help="Output folder; default build/<name>/. Must be new, empty or an earlier build's "
     "folder (which is replaced whole, only when the build succeeds).",
 )
-@seed_option
-@weights_option
-@reinit_head_option
 @click.option("--to", "targets", metavar="TARGET,...",
               shell_complete=complete_list(TARGETS), callback=parse_targets,
               help="Deployment targets to add: onnx, openvino, tensorrt, triton "
               "(comma-separated; see docs/deploy.md).")
-@deploy_options
-@quiet_option
-@set_option
+@pipeline_options
 def build(spec: str, out: Path | None, seed: int, weights: Path | None, reinit_head: bool,
           targets: tuple[str, ...], batch: BatchRange, precision: str,
           triton_backend: str, quiet: bool, overrides: tuple[str, ...]) -> None:

@@ -8,17 +8,12 @@ import click
 
 from resnet_spec.cli.completion import complete_list, complete_spec
 from resnet_spec.cli.options import (
-    deploy_options,
     note,
     parse_targets,
+    pipeline_options,
     progress_hooks,
-    quiet_option,
-    reinit_head_option,
     report_result,
     run_or_explain,
-    seed_option,
-    set_option,
-    weights_option,
 )
 from resnet_spec.deploy import TARGETS, BatchRange
 
@@ -33,12 +28,7 @@ from resnet_spec.deploy import TARGETS, BatchRange
     help="Output folder; default build/<name>-<targets>/. Must be new, empty or an earlier "
     "build's or export's folder (replaced whole, only when the export succeeds).",
 )
-@weights_option
-@reinit_head_option
-@seed_option
-@deploy_options
-@quiet_option
-@set_option
+@pipeline_options
 def export(spec: str, targets: tuple[str, ...], out: Path | None, weights: Path | None,
            reinit_head: bool, seed: int, batch: BatchRange, precision: str,
            triton_backend: str, quiet: bool, overrides: tuple[str, ...]) -> None:

@@ -1,6 +1,6 @@
-"""What `build`, `export` and `bench` share: the progress lines, the `--seed`, `--weights`,
-`--to`, `--batch`, `--precision` and `--triton-backend` options, and turning the deployment
-errors into exit codes; `--reinit-head` and `--quiet` of `build` and `export`."""
+"""What `build`, `export` and `bench` share: the progress lines, the `--seed` and `--weights`
+options (`bench` too), everything else `build` and `export` take alike (`pipeline_options`),
+the `--to` and `--batch` parsers, and turning the deployment errors into exit codes."""
 
 from __future__ import annotations
 
@@ -113,26 +113,6 @@ quiet_option = click.option(
 )
 
 
-def deploy_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """`--batch`, `--precision`, `--triton-backend`, shared by `build --to` and `export`."""
-    for option in reversed([
-        click.option("--batch", "batch", metavar="MIN:OPT:MAX", callback=parse_batch,
-                     help=f"Batch sizes served (default {DEFAULT_BATCH}): TensorRT's "
-                     "profile, Triton's max_batch_size and preferred sizes; onnx and openvino "
-                     "files take any batch."),
-        click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16"]),
-                     default="fp32", show_default=True,
-                     help="Compute precision of openvino (fp32, bf16, fp16) and tensorrt "
-                     "(fp32, fp16); pt2 and onnx files are fp32."),
-        click.option("--triton-backend", type=click.Choice(TRITON_BACKENDS), default="auto",
-                     show_default=True,
-                     help="What the triton target packages; auto = the TensorRT engine when "
-                     "this run builds one, else the ONNX file (onnxruntime)."),
-    ]):
-        command = option(command)
-    return command
-
-
 def run_or_explain(action: Callable[[], Any]) -> Any:
     """Run `action`; a missing capability becomes exit 3 and a bad option exit 2, one line."""
     from resnet_spec.cli import CapabilityMissing
@@ -175,3 +155,29 @@ set_option = click.option(
     "stage); VALUE is YAML: 10, group, '{kind: group, groups: 32}', '[1, 2]', null.",
 )
 """`--set PATH=VALUE`, repeatable: the `overrides` parameter, a `tuple[str, ...]`."""
+
+
+def pipeline_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """What `build` and `export` share: `--weights`, `--reinit-head`, `--seed`, the deployment
+    options `--batch`, `--precision`, `--triton-backend`, then `-q` and `--set`."""
+    for option in reversed([
+        weights_option,
+        reinit_head_option,
+        seed_option,
+        click.option("--batch", "batch", metavar="MIN:OPT:MAX", callback=parse_batch,
+                     help=f"Batch sizes served (default {DEFAULT_BATCH}): TensorRT's "
+                     "profile, Triton's max_batch_size and preferred sizes; onnx and openvino "
+                     "files take any batch."),
+        click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16"]),
+                     default="fp32", show_default=True,
+                     help="Compute precision of openvino (fp32, bf16, fp16) and tensorrt "
+                     "(fp32, fp16); pt2 and onnx files are fp32."),
+        click.option("--triton-backend", type=click.Choice(TRITON_BACKENDS), default="auto",
+                     show_default=True,
+                     help="What the triton target packages; auto = the TensorRT engine when "
+                     "this run builds one, else the ONNX file (onnxruntime)."),
+        quiet_option,
+        set_option,
+    ]):
+        command = option(command)
+    return command
