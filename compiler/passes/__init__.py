@@ -9,6 +9,9 @@ tree of small GraphModules. So the passes assume nothing about how a model nests
 `optimize_for_inference` runs them in order: drop training-only ops, fold each norm into its
 conv, then channels_last. The result computes what the eval-mode module computes (to rounding);
 its state_dict has no norm entries, so it is for running, not for saving as torchvision weights.
+
+`fold_norms` (`program.py`) is the same fold on an `ExportedProgram` instead of a module: the
+deployment targets hand it to their converters.
 """
 
 from __future__ import annotations
@@ -22,10 +25,11 @@ from torch import fx, nn
 from resnet_spec.compiler.passes.channels_last import ChannelsLast
 from resnet_spec.compiler.passes.drop_training import DropTrainingOps
 from resnet_spec.compiler.passes.fold_norm import FoldNorm, fold_norm_into_conv
+from resnet_spec.compiler.passes.program import fold_norms
 
 __all__ = [
     "INFERENCE_PASSES", "ChannelsLast", "DropTrainingOps", "FoldNorm", "Pass", "flatten",
-    "fold_norm_into_conv", "optimize_for_inference",
+    "fold_norm_into_conv", "fold_norms", "optimize_for_inference",
 ]
 
 

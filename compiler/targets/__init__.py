@@ -4,8 +4,10 @@ Every target is one module here with the same two functions: `missing()` (what t
 lacks to build it, or None) and `build(job)`, which writes the target's files into
 `job.folder`, loads them back in the target's own runtime, compares them with the torch module
 (`check.py`) and returns the target's manifest entry. No target traces the model again: each
-starts from `job.program`, the `ExportedProgram` the build made and verified once. Names,
-precisions and the batch range are the front end's (`resnet_spec.deploy`).
+starts from `job.program`, the `ExportedProgram` the build made and verified once; the
+converters (ONNX, OpenVINO, TensorRT) take `job.converter_program`, that program with its norms
+folded into the convs by a graph rewrite (`passes/program.py`), which halves their own retrace.
+Names, precisions and the batch range are the front end's (`resnet_spec.deploy`).
 """
 
 from __future__ import annotations

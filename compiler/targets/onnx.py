@@ -50,7 +50,7 @@ def _export(job: Job) -> bytes:
     # the exporter prints its progress on stdout; the build's own lines say enough
     with contextlib.redirect_stdout(io.StringIO()):
         exported = torch.onnx.export(
-            job.program, (), dynamo=True, input_names=[INPUT_NAME],
+            job.converter_program, (), dynamo=True, input_names=[INPUT_NAME],
             output_names=output_names(job.graph), opset_version=OPSET, verbose=False,
         )
     proto = exported.model_proto

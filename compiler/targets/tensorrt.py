@@ -100,7 +100,7 @@ def build(job: Job) -> dict[str, Any]:
 
     engine = plan(job.input_dims, job.batch, job.precision)
     inputs, settings = compile_arguments(engine)
-    program = move_to_device_pass(job.program, "cuda:0")
+    program = move_to_device_pass(job.converter_program, "cuda:0")
     job.progress("building the TensorRT engine")
     compiled = torch_tensorrt.dynamo.compile(program, arg_inputs=inputs, **settings)
     ep_path = job.folder / EP_FILE
