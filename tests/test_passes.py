@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from norm_statistics import scrambled
 from torch import fx, nn
 
 import resnet_spec
@@ -24,19 +25,6 @@ torchvision = pytest.importorskip("torchvision")
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
-
-def scrambled(model: nn.Module, seed: int = 0) -> nn.Module:
-    """Eval mode with random norm statistics, so that folding has something to fold."""
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, nn.BatchNorm2d):
-                m.weight.uniform_(0.5, 1.5, generator=gen)
-                m.bias.normal_(0, 0.1, generator=gen)
-                m.running_mean.normal_(0, 0.1, generator=gen)
-                m.running_var.uniform_(0.5, 1.5, generator=gen)
-    return model.eval()
 
 
 def image(n: int = 2, size: int = 64) -> torch.Tensor:

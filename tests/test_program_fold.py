@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from norm_statistics import scrambled
 from torch import nn
 
 import resnet_spec
@@ -15,20 +16,6 @@ from resnet_spec.compiler.passes import fold_norms
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 SMALL = ["input.height=64", "input.width=64"]
-
-
-def scrambled(model: nn.Module) -> nn.Module:
-    """Eval mode with random norm statistics, so that a wrong fold shows in the outputs."""
-    gen = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, nn.BatchNorm2d):
-                if m.affine:
-                    m.weight.uniform_(0.5, 1.5, generator=gen)
-                    m.bias.normal_(0, 0.1, generator=gen)
-                m.running_mean.normal_(0, 0.1, generator=gen)
-                m.running_var.uniform_(0.5, 1.5, generator=gen)
-    return model.eval()
 
 
 def norm_calls(program: torch.export.ExportedProgram) -> int:
