@@ -178,11 +178,12 @@ def _rebuilt(program: ExportedProgram, module: fx.GraphModule,
                 constants[spec.target] = value
     signature = ExportGraphSignature(input_specs=input_specs,
                                      output_specs=list(program.graph_signature.output_specs))
-    verifiers = getattr(program, "verifiers", None)
+    # torch < 2.5 takes one `verifier`, later versions a list of `verifiers`
+    verifier = ({"verifiers": list(program.verifiers)} if hasattr(program, "verifiers")
+                else {"verifier": program.verifier})
     return ExportedProgram(
         root=module, graph=module.graph, graph_signature=signature, state_dict=state_dict,
         range_constraints=program.range_constraints,
         module_call_graph=copy.deepcopy(program.module_call_graph),
-        example_inputs=program.example_inputs, constants=constants,
-        verifiers=list(verifiers) if verifiers is not None else None,
+        example_inputs=program.example_inputs, constants=constants, **verifier,
     )
