@@ -38,7 +38,7 @@ class Job:
         """`program` with each conv -> batch norm folded into one conv (`passes.program`): what
         the converters (ONNX, OpenVINO, TensorRT) take. It computes the same outputs to float32
         rounding with about half the nodes and weights, and each converter starts with a
-        retrace of its own whose time follows that size (ResNet-50: ONNX 1.5 s faster,
+        retrace of its own whose time follows that size (ResNet-50: ONNX about 1.1 s faster,
         OpenVINO 1 s). The build's `model.pt2` keeps the program as exported."""
         from resnet_spec.compiler.passes.program import fold_norms
 
