@@ -15,32 +15,21 @@ import argparse
 import os
 import statistics
 import sys
-from pathlib import Path
 
-from timing import run_json
+from timing import eager_arguments, eager_ms, run_json
 
 TARGET = 1.8
 BACKENDS = "eager,inference,onnxruntime,openvino"
 
-WORKER = str(Path(__file__).with_name("eager_worker.py"))
-"""Times torchvision's model in its own process: the anchor."""
-
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="resnet50", help="a torchvision model and spec")
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--batch", default="1,8")
-    parser.add_argument("--runs", type=int, default=20, help="timed runs per batch (median)")
-    parser.add_argument("--warmup", type=int, default=3)
-    parser.add_argument("--rounds", type=int, default=2, help="anchor/bench alternations")
+    eager_arguments(parser, rounds=2, rounds_help="anchor/bench alternations")
     parser.add_argument("--backends", default=BACKENDS)
     args = parser.parse_args()
     anchor_runs, bench_runs = [], []
     for _ in range(args.rounds):
-        anchor_runs.append(run_json([sys.executable, WORKER, "torchvision", args.model, args.batch,
-                                     str(args.runs), str(args.warmup), str(args.threads)],
-                                    args.threads))
+        anchor_runs.append(eager_ms("torchvision", args))  # the anchor, in its own process
         bench_runs.append(run_json([sys.executable, "-m", "resnet_spec", "bench", args.model,
                                     "--json", "--threads", str(args.threads), "--batch",
                                     args.batch, "--runs", str(args.runs), "--warmup",

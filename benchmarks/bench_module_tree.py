@@ -19,35 +19,21 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
-from pathlib import Path
 
-from timing import run_json
+from timing import eager_arguments, eager_ms
 
 LAYOUTS = ("torchvision", "tree", "flat")
-
-WORKER = str(Path(__file__).with_name("eager_worker.py"))
-
-
-def time_layout(layout: str, args: argparse.Namespace) -> dict[str, float]:
-    return run_json([sys.executable, WORKER, layout, args.model, args.batch,
-                     str(args.runs), str(args.warmup), str(args.threads)], args.threads)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="resnet50", help="a torchvision model and spec")
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--batch", default="1,8")
-    parser.add_argument("--runs", type=int, default=20, help="timed runs per batch (median)")
-    parser.add_argument("--warmup", type=int, default=3)
-    parser.add_argument("--rounds", type=int, default=3, help="turns taken by the layouts")
+    eager_arguments(parser, rounds=3, rounds_help="turns taken by the layouts")
     args = parser.parse_args()
 
     samples: dict[str, dict[str, list[float]]] = {layout: {} for layout in LAYOUTS}
     for _ in range(args.rounds):
         for layout in LAYOUTS:
-            for batch, ms in time_layout(layout, args).items():
+            for batch, ms in eager_ms(layout, args).items():
                 samples[layout].setdefault(batch, []).append(ms)
     print(f"{args.model}, {args.threads} threads, median of {args.runs} runs x {args.rounds} "
           "rounds, eval mode, inference_mode")

@@ -2,14 +2,18 @@
 
 `interleaved` gives each command one untimed warm-up (the first run reads the interpreter's and
 torch's files from disk), then times the commands taking turns, so that a slow moment of the
-machine hits all of them alike.
+machine hits all of them alike. `run_json` runs a timing worker and reads what it prints;
+`eager_arguments` and `eager_ms` are the options and the call of `eager_worker.py`, shared by
+the benchmarks that time eager models.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -53,3 +57,23 @@ def run_json(command: list[str], threads: int) -> Any:
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(command[:4])} ... failed:\n{done.stderr[-2000:]}")
     return json.loads(done.stdout)
+
+
+EAGER_WORKER = str(Path(__file__).with_name("eager_worker.py"))
+
+
+def eager_arguments(parser: argparse.ArgumentParser, *, rounds: int, rounds_help: str) -> None:
+    """The options of a benchmark that times eager models with `eager_worker.py`."""
+    parser.add_argument("--model", default="resnet50", help="a torchvision model and spec")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--batch", default="1,8")
+    parser.add_argument("--runs", type=int, default=20, help="timed runs per batch (median)")
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=rounds, help=rounds_help)
+
+
+def eager_ms(layout: str, args: argparse.Namespace) -> dict[str, float]:
+    """`eager_worker.py`'s median milliseconds per batch for `layout`, in its own process, with
+    the options of `eager_arguments`."""
+    return run_json([sys.executable, EAGER_WORKER, layout, args.model, args.batch,
+                     str(args.runs), str(args.warmup), str(args.threads)], args.threads)
