@@ -1,4 +1,5 @@
-"""Lowering: the checked IR into a tree of torch modules, one lowering per IR op kind.
+"""Lowering: the checked IR into a tree of torch modules, each op by its registration in
+`compiler/ops.py`.
 
 The tree is torchvision's (`compiler/tree.py` plans it from the IR's names): the root calls
 `conv1, bn1, relu, maxpool, layer1 ... layer4, avgpool, fc`; each `layerN` is an
@@ -17,9 +18,7 @@ loads weights with `assign=True` or allocates and initializes each tensor once.
 
 from __future__ import annotations
 
-import operator
 from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -116,18 +115,8 @@ def _structure(graph: fx.Graph) -> tuple[Any, ...]:
                  for n in graph.nodes)
 
 
-ROOT_NAMES: dict[tuple[str, type[nn.Module]], str] = {
-    ("stem.act", nn.ReLU): "relu",
-    ("stem.pool", nn.MaxPool2d): "maxpool",
-    ("head.pool", nn.AdaptiveAvgPool2d): "avgpool",
-    ("head.dropout", nn.Dropout): "dropout",
-}
-"""torchvision's names for the parameter-free modules at the top, which the IR groups under
-`stem.` and `head.`; any other such module is named by its IR name with `_` for `.`."""
-
-
 @dataclass
-class _Lowering:
+class Lowering:
     """One part being written: its fx graph, the modules it calls, the value of each IR node."""
 
     ir: Graph
@@ -156,7 +145,10 @@ class _Lowering:
     def module(self, name: str, module: nn.Module, args: tuple[Any, ...]) -> fx.Node:
         path = self.part.local(name)
         if not self.part.path and "." in path and _holds_no_state(module):
-            path = ROOT_NAMES.get((name, type(module)), path.replace(".", "_"))
+            # torchvision's names for the parameter-free modules at the top, which the IR
+            # groups under `stem.` and `head.` (the op class says which: `relu`, `maxpool`)
+            root = self.ir.node(name).root_module() if name in self.ir.nx else None
+            path = root or path.replace(".", "_")
         if path in self.modules:
             raise ValueError(f"two modules of {self.part.path or 'the model'} named {path!r}")
         self.modules[path] = module
@@ -166,120 +158,6 @@ class _Lowering:
 
 def _holds_no_state(module: nn.Module) -> bool:
     return next(module.parameters(), None) is None and next(module.buffers(), None) is None
-
-
-Lower = Callable[[Any, list[fx.Node], _Lowering], fx.Node]
-
-
-def _input(node: Any, args: list[fx.Node], lo: _Lowering) -> fx.Node:
-    return lo.graph.placeholder(INPUT_NAME)
-
-
-def _conv(node: Any, args: list[fx.Node], lo: _Lowering) -> fx.Node:
-    conv = nn.Conv2d(node.in_channels, node.out_channels, node.kernel, stride=node.stride,
-                     padding=node.padding, dilation=node.dilation, groups=node.groups,
-                     bias=node.bias, **lo.factory)
-    return lo.module(node.name, conv, tuple(args))
-
-
-def _norm(node: Any, args: list[fx.Node], lo: _Lowering) -> fx.Node:
-    if node.kind.value == "batch":
-        norm: nn.Module = nn.BatchNorm2d(node.channels, eps=node.eps, momentum=node.momentum,
-                                         **lo.factory)
-    else:
-        norm = nn.GroupNorm(node.groups, node.channels, eps=node.eps, **lo.factory)
-    return lo.module(node.name, norm, tuple(args))
-
-
-_ACTIVATIONS: dict[str, Callable[..., nn.Module]] = {
-    "relu": nn.ReLU,
-    "silu": nn.SiLU,
-    "gelu": nn.GELU,
-    "leaky_relu": nn.LeakyReLU,
-}
-
-
-_IN_PLACE = {"relu", "silu", "leaky_relu"}
-"""Activations torch can compute in place (GELU cannot)."""
-
-
-def _act(node: Any, args: list[fx.Node], lo: _Lowering) -> fx.Node:
-    # a module, as torchvision's `relu`, so that hooks see each activation; in place, as
-    # torchvision's, where no one else reads the input (one allocation less per activation)
-    kind = node.kind.value
-    act = _ACTIVATIONS[kind](inplace=True) if kind in _IN_PLACE and lo.owns_input(node) \
-        else _ACTIVATIONS[kind]()
-    return lo.module(node.name, act, tuple(args))
-
-
-def _pool(node: Any, args: list[fx.Node], lo: _Lowering) -> fx.Node:
-    if node.kind == "max":
-        pool: nn.Module = nn.MaxPool2d(node.kernel, node.stride, node.padding,
-                                       ceil_mode=node.ceil_mode)
-    else:
-        pool = nn.AvgPool2d(node.kernel, node.stride, node.padding, ceil_mode=node.ceil_mode,
-                            count_include_pad=node.count_include_pad)
-    return lo.module(node.name, pool, tuple(args))
-
-
-_GLOBAL_POOLS: dict[str, Callable[[int], nn.Module]] = {
-    "avg": nn.AdaptiveAvgPool2d,
-    "max": nn.AdaptiveMaxPool2d,
-}
-
-
-def _global_pool(node: Any, args: list[fx.Node], lo: _Lowering) -> fx.Node:
-    pooled = lo.module(node.name, _GLOBAL_POOLS[node.kind.value](1), (args[0],))
-    return lo.call("call_function", torch.flatten, (pooled, 1), f"{node.name}.flat")
-
-
-def _zero_pad(node: Any, args: list[fx.Node], lo: _Lowering) -> fx.Node:
-    extra = node.out_channels - node.in_channels
-    return lo.call("call_function", zero_pad, (args[0], node.stride, extra), node.name)
-
-
-def _add(node: Any, args: list[fx.Node], lo: _Lowering) -> fx.Node:
-    return lo.call("call_function", operator.add, tuple(args), node.name)
-
-
-def _dropout(node: Any, args: list[fx.Node], lo: _Lowering) -> fx.Node:
-    # a module, so that it follows the model's train/eval mode
-    return lo.module(node.name, nn.Dropout(node.p), tuple(args))
-
-
-def _linear(node: Any, args: list[fx.Node], lo: _Lowering) -> fx.Node:
-    linear = nn.Linear(node.in_features, node.out_features, bias=node.bias, **lo.factory)
-    return lo.module(node.name, linear, tuple(args))
-
-
-def _squeeze(node: Any, args: list[fx.Node], lo: _Lowering) -> fx.Node:
-    return lo.call("call_function", torch.mean, (args[0], (2, 3)), node.name, {"keepdim": True})
-
-
-def _gate(node: Any, args: list[fx.Node], lo: _Lowering) -> fx.Node:
-    return lo.call("call_function", gate, tuple(args), node.name)
-
-
-def _drop_path(node: Any, args: list[fx.Node], lo: _Lowering) -> fx.Node:
-    # a module, so that it follows the model's train/eval mode
-    return lo.module(node.name, DropPath(node.p), tuple(args))
-
-
-LOWERINGS: dict[str, Lower] = {
-    "input": _input,
-    "conv": _conv,
-    "norm": _norm,
-    "act": _act,
-    "pool": _pool,
-    "global_pool": _global_pool,
-    "zero_pad": _zero_pad,
-    "add": _add,
-    "dropout": _dropout,
-    "linear": _linear,
-    "squeeze": _squeeze,
-    "gate": _gate,
-    "drop_path": _drop_path,
-}
 
 
 def lower(graph: Graph, *, device: Any = "meta", dtype: torch.dtype | None = None
@@ -293,7 +171,7 @@ def lower(graph: Graph, *, device: Any = "meta", dtype: torch.dtype | None = Non
     """
     factory = {"device": device, "dtype": dtype}
     blocks = {b.name: b for b in graph.blocks}
-    lo = _Lowering(graph, plan(graph), _SharedCodeGraph(), factory)
+    lo = Lowering(graph, plan(graph), _SharedCodeGraph(), factory)
     _lower_items(lo, blocks)
     outputs = {name: lo.values[node] for name, node in graph.outputs.items()}
     lo.graph.output(outputs if graph.output_dict else next(iter(outputs.values())))
@@ -301,8 +179,12 @@ def lower(graph: Graph, *, device: Any = "meta", dtype: torch.dtype | None = Non
     return PartModule(_nest(lo.modules), lo.graph, class_name=_class_name(graph.name))
 
 
-def _lower_items(lo: _Lowering, blocks: dict[str, Any]) -> None:
+def _lower_items(lo: Lowering, blocks: dict[str, Any]) -> None:
     """Append each node and nested part of `lo.part` to its graph, in order."""
+    # the registrations import this module's runtime functions (`zero_pad`, `gate`), whose
+    # module path the generated code names, so they are looked up here rather than at the top
+    from resnet_spec.compiler.ops import BACKENDS
+
     for item in lo.part.items:
         if isinstance(item, Part):
             child = _lower_part(lo.ir, item, lo.factory, blocks)
@@ -310,13 +192,13 @@ def _lower_items(lo: _Lowering, blocks: dict[str, Any]) -> None:
             lo.values[item.output] = lo.module(item.path, child, (entry,))
         else:
             args = [lo.values[name] for name in item.inputs]
-            lo.values[item.name] = LOWERINGS[item.op](item, args, lo)
+            lo.values[item.name] = BACKENDS[item.op].lower(item, args, lo)
 
 
 def _lower_part(graph: Graph, part: Part, factory: dict[str, Any], blocks: dict[str, Any]
                 ) -> nn.Module:
     """One part as its own module: an `nn.Sequential` when its modules just run in turn."""
-    lo = _Lowering(graph, part, _SharedCodeGraph(), factory)
+    lo = Lowering(graph, part, _SharedCodeGraph(), factory)
     lo.values[part.input] = lo.graph.placeholder(INPUT_NAME)
     _lower_items(lo, blocks)
     lo.graph.output(lo.values[part.output])

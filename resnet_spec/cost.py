@@ -18,77 +18,16 @@ Conventions (docs/cost-model.md explains them):
   passes its input's values on, so the head reports the last feature map's field rather than
   "the whole image".
 
-Each IR op kind has its one rule in `RULES`; a new op kind is one new entry.
+Each op's rules (`macs`, `window`, `stores_output`) are on its class (`ir/ops.py`).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from resnet_spec.ir import BlockInfo, Graph, Shape, StageInfo
-
-
-def _no_macs(node: Any) -> int:
-    return 0
-
-
-def _conv_macs(node: Any) -> int:
-    # every output element is one dot product over a (in/groups) x k x k window
-    return math.prod(node.shape) * (node.in_channels // node.groups) * node.kernel**2
-
-
-def _linear_macs(node: Any) -> int:
-    return node.in_features * node.out_features
-
-
-def _pointwise(node: Any) -> tuple[int, int]:
-    return 1, 1
-
-
-def _conv_window(node: Any) -> tuple[int, int]:
-    return node.dilation * (node.kernel - 1) + 1, node.stride
-
-
-def _pool_window(node: Any) -> tuple[int, int]:
-    return node.kernel, node.stride
-
-
-def _subsample_window(node: Any) -> tuple[int, int]:
-    return 1, node.stride
-
-
-@dataclass(frozen=True)
-class OpRule:
-    """How one IR op kind costs: its MACs and the window it looks through."""
-
-    macs: Callable[[Any], int] = _no_macs
-    """MACs per image, from the node (its attributes and output shape)."""
-    window: Callable[[Any], tuple[int, int]] = _pointwise
-    """(effective kernel, stride) for the receptive field; (1, 1) leaves it unchanged."""
-    stores_output: bool = True
-    """Whether its output counts as an activation (the input image does not)."""
-
-
-RULES: dict[str, OpRule] = {
-    "input": OpRule(stores_output=False),
-    "conv": OpRule(macs=_conv_macs, window=_conv_window),
-    "norm": OpRule(),
-    "act": OpRule(),
-    "pool": OpRule(window=_pool_window),
-    # a global window would only say "the whole image": keep the last map's values instead
-    "global_pool": OpRule(),
-    "zero_pad": OpRule(window=_subsample_window),
-    "add": OpRule(),
-    "dropout": OpRule(),
-    "linear": OpRule(macs=_linear_macs),
-    # like global_pool: the gate's values, not "the whole image"
-    "squeeze": OpRule(),
-    "gate": OpRule(),
-    "drop_path": OpRule(),
-}
 
 
 @dataclass(frozen=True)
@@ -196,8 +135,7 @@ def _output(name: str, node: NodeCost) -> OutputCost:
 
 
 def _node_cost(node: Any, inputs: list[NodeCost]) -> NodeCost:
-    rule = RULES[node.op]
-    kernel, stride = rule.window(node)
+    kernel, stride = node.window()
     # the input node starts the recursion: one pixel sees itself, neighbours are one apart
     jump = max((i.stride for i in inputs), default=1)
     field_in = max((i.receptive_field for i in inputs), default=1)
@@ -207,8 +145,8 @@ def _node_cost(node: Any, inputs: list[NodeCost]) -> NodeCost:
         label=node.label(),
         output_shape=tuple(node.shape),
         params=node.param_count(),
-        macs=rule.macs(node),
-        activations=math.prod(node.shape) if rule.stores_output else 0,
+        macs=node.macs(),
+        activations=math.prod(node.shape) if node.stores_output else 0,
         stride=jump * stride,
         receptive_field=field_in + (kernel - 1) * jump,
     )

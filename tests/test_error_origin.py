@@ -13,6 +13,7 @@ import resnet_spec
 from resnet_spec import check, origin
 from resnet_spec.elaboration import stages
 from resnet_spec.errors import GraphError, SpecError, SpecErrors
+from resnet_spec.ir import ops as ir_ops
 from resnet_spec.loader import _annotation_at
 
 PARENT = """\
@@ -120,12 +121,17 @@ def test_a_warning_caused_by_the_child_is_moved_too(tmp_path: Path,
 
 
 def _checks_named_in_the_code() -> set[str]:
-    """Every check name `check.py` gives a finding (the `check` of `_error` and `Finding`),
-    and the elaboration's own checks name to `blamed`."""
+    """Every check name `check.py` and the op classes give a finding (the `check` of
+    `node.error`, `self.error` and `Finding`), and the elaboration's own checks name to
+    `blamed`."""
     names = set()
     tree = ast.Module(body=[*ast.parse(inspect.getsource(check)).body,
+                            *ast.parse(inspect.getsource(ir_ops)).body,
                             *ast.parse(inspect.getsource(stages)).body], type_ignores=[])
     for node in ast.walk(tree):
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "error" and len(node.args) == 3):
+            names.add(node.args[2].value)  # type: ignore[attr-defined]
         if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Name):
             continue
         if node.func.id == "blamed":

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import difflib
 import gzip
+import itertools
 import json
 import os
 from pathlib import Path
@@ -68,7 +69,7 @@ def compare(name: str, kind: str) -> None:
     if text != recorded:
         diff = difflib.unified_diff(recorded.splitlines(), text.splitlines(), "recorded",
                                     "now", lineterm="", n=2)
-        shown = "\n".join(line for _, line in zip(range(60), diff))
+        shown = "\n".join(itertools.islice(diff, 60))
         pytest.fail(f"{name} {kind} differs from {path.name}:\n{shown}")
 
 

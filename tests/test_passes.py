@@ -102,13 +102,19 @@ def test_build_for_inference_is_the_eval_module_folded() -> None:
 
 
 def test_training_only_ops_are_dropped(tmp_path: Path) -> None:
+    from resnet_spec.compiler.lower import DropPath
+
     spec = tmp_path / "drop.yaml"
-    spec.write_text("extends: cifar_resnet20\nname: drop\nhead: {dropout: 0.5}\n")
+    spec.write_text("extends: cifar_resnet20\nname: drop\nhead: {dropout: 0.5}\n"
+                    "block: {drop_path: 0.2}\n")
     model = resnet_spec.build(spec).eval()
-    assert any(isinstance(m, nn.Dropout) for m in model.modules())
+    for kind in (nn.Dropout, DropPath):
+        assert any(isinstance(m, kind) for m in model.modules())
     fast = optimize_for_inference(model, (DropTrainingOps(),))
-    assert not any(isinstance(m, nn.Dropout) for m in fast.modules())
+    assert not any(isinstance(m, (nn.Dropout, DropPath)) for m in fast.modules())
     assert_same_outputs(model, fast, image(2, 32))
+    built = resnet_spec.build(spec, for_inference=True)
+    assert not any(isinstance(m, (nn.Dropout, DropPath)) for m in built.modules())
 
 
 def test_group_norm_and_training_norms_are_never_folded(tmp_path: Path) -> None:

@@ -1,5 +1,6 @@
-"""The registries: every IR op has exactly one rule in each registry keyed by op kind, and
-elaboration refuses, at its line, a value of the language that no builder is registered for."""
+"""The registries: every IR op class carries all its rules and has its one compiler
+registration, and elaboration refuses, at its line, a value of the language that no builder is
+registered for."""
 
 from __future__ import annotations
 
@@ -8,41 +9,48 @@ from pathlib import Path
 import pytest
 
 import resnet_spec
-from resnet_spec import check, cost, ir
-from resnet_spec.compiler import init
-from resnet_spec.compiler.lower import LOWERINGS
+from resnet_spec import ir
+from resnet_spec.compiler import ops as backends
+from resnet_spec.compiler.passes.drop_training import TRAINING_ONLY_MODULES
 from resnet_spec.elaboration import blocks, heads, shortcuts, stems
 from resnet_spec.errors import UnsupportedError
-from resnet_spec.render import ops
+from resnet_spec.render.palette import FAMILY_COLOURS
 from resnet_spec.schema import BlockKind, Shortcut, StemKind
-
-REGISTRIES = {
-    "check": check.RULES,
-    "cost": cost.RULES,
-    "drawing": ops.RULES,
-    "lowering": LOWERINGS,
-    "init": init.INITIALIZERS,
-}
 
 
 def test_the_op_list_is_derived_from_the_node_types() -> None:
     kinds = [t.model_fields["op"].default for t in ir.NODE_TYPES]
     assert list(ir.OP_KINDS) == kinds
     assert len(set(kinds)) == len(kinds)
-    assert all(issubclass(t, ir._OpNode) for t in ir.NODE_TYPES)
+    assert all(issubclass(t, ir.Op) for t in ir.NODE_TYPES)
 
 
-def test_every_registry_has_one_entry_per_op() -> None:
-    for name, registry in REGISTRIES.items():
-        assert set(registry) == set(ir.OP_KINDS), f"the {name} registry and the IR's ops differ"
+@pytest.mark.parametrize("op_class", ir.NODE_TYPES, ids=ir.OP_KINDS)
+def test_every_op_carries_its_label_and_a_drawn_family(op_class: type[ir.Op]) -> None:
+    assert op_class.label is not ir.Op.label, f"{op_class.op_kind()} has no label"
+    assert op_class.family in FAMILY_COLOURS, f"{op_class.op_kind()}: unknown colour family"
 
 
-def test_ops_with_state_are_initialized_and_others_are_not() -> None:
-    for node_type in ir.NODE_TYPES:
-        op = node_type.model_fields["op"].default
-        stateful = (node_type.params is not ir._OpNode.params
-                    or node_type.buffers is not ir._OpNode.buffers)
-        assert (init.INITIALIZERS[op] is not init._stateless) == stateful, op
+def test_every_op_has_one_compiler_registration() -> None:
+    assert set(backends.BACKENDS) == set(ir.OP_KINDS)
+
+
+@pytest.mark.parametrize("op_class", ir.NODE_TYPES, ids=ir.OP_KINDS)
+def test_ops_with_state_are_initialized_and_others_are_not(op_class: type[ir.Op]) -> None:
+    stateful = op_class.params is not ir.Op.params or op_class.buffers is not ir.Op.buffers
+    backend = backends.BACKENDS[op_class.op_kind()]
+    assert (backend.init is not backends.stateless) == stateful
+
+
+@pytest.mark.parametrize("op_class", ir.NODE_TYPES, ids=ir.OP_KINDS)
+def test_training_only_ops_are_dropped_for_inference(op_class: type[ir.Op]) -> None:
+    modules = backends.BACKENDS[op_class.op_kind()].modules
+    if op_class.training_only:
+        # a training-only op that lowers to a function call would survive the passes
+        assert modules, f"{op_class.op_kind()} lists no module classes"
+        assert set(modules) <= set(TRAINING_ONLY_MODULES)
+    else:
+        assert not set(modules) & set(TRAINING_ONLY_MODULES)
 
 
 def test_every_value_of_the_language_has_a_builder() -> None:

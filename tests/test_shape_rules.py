@@ -8,7 +8,7 @@ import itertools
 import torch
 import torch.nn.functional as F
 
-from resnet_spec.ir import _spatial
+from resnet_spec.ir.op import spatial as _spatial
 
 
 def _torch_size(size: int, kernel: int, stride: int, padding: int, dilation: int,

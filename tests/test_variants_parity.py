@@ -151,11 +151,18 @@ def test_drop_path_drops_whole_branches_at_the_rate(tmp_path: Path) -> None:
 
 
 def test_drop_path_is_an_identity_in_eval(tmp_path: Path) -> None:
-    with_drop = resnet_spec.build(_drop_path_spec(tmp_path, 0.5), seed=2, for_inference=True)
-    without = resnet_spec.build(_drop_path_spec(tmp_path, 0.0), seed=2, for_inference=True)
-    assert "drop_path" in with_drop.code and "drop_path" not in without.code
+    from resnet_spec.compiler.lower import DropPath
+
+    with_drop = resnet_spec.build(_drop_path_spec(tmp_path, 0.5), seed=2).eval()
+    without = resnet_spec.build(_drop_path_spec(tmp_path, 0.0), seed=2).eval()
+    assert any(isinstance(m, DropPath) for m in with_drop.modules())
+    fast = resnet_spec.build(_drop_path_spec(tmp_path, 0.5), seed=2, for_inference=True)
+    # an identity in eval, so the inference build drops it (it is training-only)
+    assert "drop_path" not in fast.code
+    assert not any(isinstance(m, DropPath) for m in fast.modules())
     x = torch.randn(16, 3, 8, 8)
     with torch.no_grad():
         assert torch.equal(with_drop(x), without(x))
+        torch.testing.assert_close(fast(x), with_drop(x), atol=1e-5, rtol=1e-4)
         with_drop.train()
         assert not torch.equal(with_drop(x), without.train()(x))

@@ -1,7 +1,8 @@
 """Drop the ops that do nothing in eval mode: dropout of every kind, and identities.
 
-A dropped call's users read its input instead. Which modules and functions count is listed
-here, one table each (a new training-only op, such as a drop-path module, is one entry).
+A dropped call's users read its input instead. Which modules count: torch's dropouts and
+`nn.Identity`, and the modules of every IR op whose class is `training_only` (drop-path), as
+their registrations in `compiler/ops.py` list them; which functions: torch's dropouts.
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ import torch
 import torch.nn.functional as F
 from torch import fx, nn
 
+from resnet_spec.compiler.ops import training_only_modules
+
 TRAINING_ONLY_MODULES: tuple[type[nn.Module], ...] = (
     nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout,
-    nn.FeatureAlphaDropout, nn.Identity,
+    nn.FeatureAlphaDropout, nn.Identity, *training_only_modules(),
 )
 TRAINING_ONLY_FUNCTIONS: frozenset[Any] = frozenset({
     F.dropout, F.dropout1d, F.dropout2d, F.dropout3d, F.alpha_dropout,

@@ -44,7 +44,7 @@ def _run_note(graph: Graph, run: common.Run) -> str:
 def shortcut_text(graph: Graph, block: BlockInfo) -> str:
     """What the shortcut computes, for its edge: empty for an identity."""
     nodes = [graph.node(n) for n in block.nodes if graph.node(n).scope.branch == "shortcut"]
-    return " + ".join(ops.summary(nodes, ("conv", "pool", "zero_pad")))
+    return " + ".join(ops.brief(nodes))
 
 
 def _draw_run(cluster: graphviz.Digraph, canvas: graphviz.Digraph, graph: Graph,
@@ -65,7 +65,7 @@ def _draw_run(cluster: graphviz.Digraph, canvas: graphviz.Digraph, graph: Graph,
         return b.name
     add = f"{b.name}.add"
     cluster.node(add, "+", shape="circle", width="0.32", fixedsize="true", fontsize="14",
-                 group="main", **ops.style("add"))
+                 group="main", **ops.ADD_STYLE)
     canvas.edge(b.name, add, weight=SPINE_WEIGHT)
     _, style = palette.SHORTCUT_STYLES[b.shortcut]
     canvas.edge(source, add, label=shortcut_text(graph, b), **style)

@@ -35,12 +35,12 @@ def _group(node: Any) -> dict[str, str]:
 def _op_node(canvas: graphviz.Digraph, node: Any) -> None:
     if node.op == "add":
         canvas.node(node.name, "+", shape="circle", width="0.32", fixedsize="true",
-                    fontsize="14", **_group(node), **ops.style("add"))
+                    fontsize="14", **_group(node), **ops.ADD_STYLE)
         return
     params = node.param_count()
     note = common.params_text(params) if params else ""
     canvas.node(node.name, common.box_label(ops.op_text(node), (), note), width=str(BOX_WIDTH),
-                **_group(node), **ops.style(node.op))
+                **_group(node), **ops.style(node))
 
 
 def _stage_label(stage: StageInfo) -> str:

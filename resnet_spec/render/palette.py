@@ -15,7 +15,7 @@ MUTED = "#555555"
 """Secondary text: shapes on edges, parameter counts."""
 PAGE = "#ffffff"
 
-# family -> (fill, border). Every IR op kind names its family in `render.ops.RULES`.
+# family -> (fill, border). Every IR op class names its family (`family`, ir/ops.py).
 FAMILY_COLOURS: dict[str, tuple[str, str]] = {
     "io": ("#eeeeee", "#555555"),
     "conv": ("#d5e8f6", "#0072b2"),

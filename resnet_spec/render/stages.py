@@ -7,11 +7,6 @@ import graphviz
 from resnet_spec.ir import BlockInfo, Graph, StageInfo
 from resnet_spec.render import common, ops, palette
 
-_BRIEF_OPS = ("conv", "pool", "global_pool", "dropout", "linear", "zero_pad")
-"""Ops named in the one-line account of a stem or head (norms and activations go without)..."""
-_FINAL_OPS = ("norm", "act")
-"""... except in the final norm of a pre-activation net, which has nothing else."""
-
 
 def _params(graph: Graph, names: list[str]) -> int:
     return sum(graph.node(name).param_count() for name in names)
@@ -44,8 +39,9 @@ def brief_box(canvas: graphviz.Digraph, graph: Graph, stage: StageInfo,
               emphasized: bool = False) -> None:
     """The stem or the head as one box naming its ops in order (not its norms or activations)."""
     nodes = [graph.node(name) for name in stage.nodes]
-    shown = _FINAL_OPS if stage.kind == "final" else _BRIEF_OPS
-    lines = [*ops.summary(nodes, shown), f"out {common.shape_text(stage.out_shape)}"]
+    # the final norm of a pre-activation net has nothing but a norm and an activation: all shown
+    named = [ops.op_text(n) for n in nodes] if stage.kind == "final" else ops.brief(nodes)
+    lines = [*named, f"out {common.shape_text(stage.out_shape)}"]
     note = common.params_text(_params(graph, stage.nodes))
     family = "conv" if stage.kind == "stem" else "head"
     canvas.node(stage.name, common.box_label(stage.name, lines, note), width="2.6",

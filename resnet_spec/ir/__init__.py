@@ -1,0 +1,54 @@
+"""The graph IR: typed op nodes in a networkx DiGraph, each knowing its own rules.
+
+Everything after loading reads this IR and never the spec: the checker, the cost model, the
+renderer and the torch back end. A node is a pydantic model (`ir/op.py`) with
+
+- `name`: unique; for nodes with parameters it is the module path of the compiled model
+  (torchvision's names: `layer2.0.downsample.0`), so `params()` gives checkpoint keys;
+- `op`: which kind of operation, with that op's attributes;
+- `inputs`: the names of the nodes it reads, in order (the addition reads branch, then shortcut);
+- `shape`: its output for the spec's example input, batch excluded: (C, H, W), or (F,) after the
+  global pool;
+- `scope`: where it sits (stem, a stage, a block, the head; main branch or shortcut);
+- `loc`: the spec entry that produced it, for error messages.
+
+Each op class carries its shape, check, cost and drawing rules (`ir/ops.py`); shapes are
+inferred while elaborating and `check.check_graph` infers them again and compares, so a pass
+that breaks the IR is caught. The list of op kinds is derived from `NODE_TYPES`.
+"""
+
+from __future__ import annotations
+
+from resnet_spec.ir.findings import Finding
+from resnet_spec.ir.graph import OMIT_DEFAULT, BlockInfo, Graph, StageInfo
+from resnet_spec.ir.op import Op, Scope, Shape
+from resnet_spec.ir.ops import (
+    BUILTIN_OPS,
+    ActNode,
+    AddNode,
+    ConvNode,
+    DropoutNode,
+    DropPathNode,
+    GateNode,
+    GlobalPoolNode,
+    InputNode,
+    LinearNode,
+    NormNode,
+    PoolNode,
+    SqueezeNode,
+    ZeroPadNode,
+)
+
+NODE_TYPES: tuple[type[Op], ...] = BUILTIN_OPS
+"""Every IR op class."""
+OP_KINDS: tuple[str, ...] = tuple(t.op_kind() for t in NODE_TYPES)
+"""The op kinds, derived from `NODE_TYPES`: every registry keyed by op kind covers these."""
+OP_CLASSES: dict[str, type[Op]] = {t.op_kind(): t for t in NODE_TYPES}
+"""Op kind -> its class."""
+
+__all__ = [
+    "NODE_TYPES", "OMIT_DEFAULT", "OP_CLASSES", "OP_KINDS", "ActNode", "AddNode", "BlockInfo",
+    "ConvNode", "DropPathNode", "DropoutNode", "Finding", "GateNode", "GlobalPoolNode", "Graph",
+    "InputNode", "LinearNode", "NormNode", "Op", "PoolNode", "Scope", "Shape", "SqueezeNode",
+    "StageInfo", "ZeroPadNode",
+]
