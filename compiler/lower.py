@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from torch import fx, nn
 
 from resnet_spec.compiler.tree import Part, plan
+from resnet_spec.elaboration.blocks import BLOCK_KINDS
 from resnet_spec.ir import Graph
 
 INPUT_NAME = "x"
@@ -225,20 +226,14 @@ def _is_chain(graph: fx.Graph) -> bool:
     return False
 
 
-_BLOCK_CLASSES = {
-    "basic": "BasicBlock",
-    "bottleneck": "Bottleneck",
-    "preact_basic": "PreActBasicBlock",
-    "preact_bottleneck": "PreActBottleneck",
-}
 _PART_CLASSES = {"se": "SqueezeExcite", "downsample": "Downsample"}
 
 
 def _part_class(part: Part, blocks: dict[str, Any]) -> str:
     """What `print(model)` calls a part: torchvision's block names, else what it is."""
     if part.path in blocks:
-        kind = blocks[part.path].kind.value
-        return _BLOCK_CLASSES.get(kind, _class_name(kind.title()))
+        kind = blocks[part.path].kind
+        return BLOCK_KINDS[kind].module_class or _class_name(kind.title())
     atom = part.path.rsplit(".", 1)[-1]
     return _PART_CLASSES.get(atom, _class_name(atom.title()))
 

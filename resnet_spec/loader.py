@@ -390,7 +390,8 @@ def _head_hint(item: dict[str, Any], path: PathKey) -> str:
 def _enum_hint(item: dict[str, Any], path: PathKey) -> str:
     if item["type"] != "enum" or not isinstance(item.get("input"), str):
         return ""
-    expected = [v.value for v in _enum_at(path) or []]
+    # the choices as the error lists them: an enum's members, or the registered block kinds
+    expected = re.findall(r"'([^']*)'", str((item.get("ctx") or {}).get("expected", "")))
     close = difflib.get_close_matches(item["input"], expected, n=1, cutoff=0.5)
     return f"did you mean `{close[0]}`?" if close else ""
 
@@ -427,7 +428,3 @@ def _field_names(path: PathKey) -> list[str]:
         return list(model.model_fields)
     return []
 
-
-def _enum_at(path: PathKey) -> Any:
-    annotation = _annotation_at(path)
-    return annotation if isinstance(annotation, type) else None

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from resnet_spec.elaboration.blocks import width_fields
 from resnet_spec.errors import Loc, Note
 from resnet_spec.yaml_source import PathKey, SourceMap
 
@@ -24,8 +25,10 @@ if TYPE_CHECKING:
 STAGE = "*"
 """In a field of `CAUSES`: the index of the stage the finding is in."""
 
-_BLOCK = tuple(f for name in ("kind", "expansion", "groups", "base_width")
+_BLOCK = tuple(f for name in ("kind", "expansion", *width_fields())
                for f in (f"stages.*.block.{name}", f"block.{name}"))
+"""The block fields the widths depend on: the kind, the expansion, and the fields only some
+kinds use (their registrations' `fields`: a bottleneck's `groups` and `base_width`)."""
 _WIDTHS = ("stages.*.width", *_BLOCK, "stem.widths", "stem.width", "stem.kind")
 _SIZES = ("input.height", "input.width", "input", "stem.stride", "stem.kernel", "stem.pool",
           "stem.kind", "stages.*.stride", "stages.*.dilation", "output_stride")

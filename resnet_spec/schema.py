@@ -8,15 +8,18 @@ caused them, so that the loader can point at the exact line.
 
 from __future__ import annotations
 
+import copy
 from enum import Enum
 from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     PrivateAttr,
     StringConstraints,
+    create_model,
     field_validator,
     model_validator,
 )
@@ -56,15 +59,36 @@ class GlobalPool(str, Enum):
     max = "max"
 
 
-class BlockKind(str, Enum):
-    basic = "basic"
-    bottleneck = "bottleneck"
-    preact_basic = "preact_basic"
-    preact_bottleneck = "preact_bottleneck"
+def block_kinds() -> dict[str, Any]:
+    """The registered block kinds by name (`elaboration/blocks.py`): what `block.kind` takes."""
+    # imported when a spec is validated, not here: the registrations' builders use this schema
+    from resnet_spec.elaboration.blocks import BLOCK_KINDS
 
-    @property
-    def is_bottleneck(self) -> bool:
-        return self in (BlockKind.bottleneck, BlockKind.preact_bottleneck)
+    return BLOCK_KINDS
+
+
+def _in_words(names: list[str]) -> str:
+    """pydantic's way of listing choices: `'a', 'b' or 'c'`."""
+    quoted = [f"'{name}'" for name in names]
+    return quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} or {quoted[-1]}"
+
+
+def _registered_block_kind(value: Any) -> Any:
+    if isinstance(value, str) and value in block_kinds():
+        return value
+    # the error type of an enum, so that it is worded and hinted as every other choice
+    raise PydanticCustomError("enum", "Input should be {expected}",
+                              {"expected": _in_words(list(block_kinds()))})
+
+
+def _block_kind_schema(schema: dict[str, Any]) -> None:
+    # an override's is `anyOf: [string, null]`: the choices go on the string
+    target = next((s for s in schema.get("anyOf", []) if s.get("type") == "string"), schema)
+    target["enum"] = list(block_kinds())
+
+
+BlockKindName = Annotated[str, BeforeValidator(_registered_block_kind)]
+"""A registered block kind's name."""
 
 
 class StrideAt(str, Enum):
@@ -174,11 +198,11 @@ class SESpec(_Model):
 
 
 class BlockSpec(_Model):
-    kind: BlockKind = Field(
-        BlockKind.basic,
-        strict=False,
+    kind: BlockKindName = Field(
+        "basic",
         description="`basic` (two 3x3), `bottleneck` (1x1, 3x3, 1x1), or their pre-activation "
         "forms `preact_basic`, `preact_bottleneck`.",
+        json_schema_extra=_block_kind_schema,
     )
     expansion: PositiveInt | None = Field(
         None,
@@ -219,52 +243,55 @@ class BlockSpec(_Model):
 
     @model_validator(mode="after")
     def _rules(self) -> BlockSpec:
-        if not self.kind.is_bottleneck:
-            for name, default in (("groups", 1), ("base_width", 64)):
-                if getattr(self, name) != default:
-                    raise _cross_field(
-                        f"`{name}` applies only to bottleneck kinds, not `{self.kind.value}` "
-                        "(use kind: bottleneck, or remove it)",
-                        name,
-                    )
+        kinds = block_kinds()
+        for name, field in type(self).model_fields.items():
+            users = [k for k in kinds if name in kinds[k].fields]
+            if users and self.kind not in users and getattr(self, name) != field.default:
+                raise _cross_field(
+                    f"`{name}` applies only to the block kinds {_kinds_in_words(users)}, not "
+                    f"`{self.kind}` (use kind: {users[0]}, or remove it)",
+                    name,
+                )
         return self
 
     @property
     def out_expansion(self) -> int:
+        """Output channels over the stage width: `expansion`, else the kind's default."""
         if self.expansion is not None:
             return self.expansion
-        return 4 if self.kind.is_bottleneck else 1
+        return int(block_kinds()[self.kind].expansion)
 
 
-class BlockOverride(_Model):
-    """A stage's overrides of the top-level `block`: the same fields, each optional."""
+def _kinds_in_words(names: list[str]) -> str:
+    """`a`, `b` and `c`."""
+    quoted = [f"`{name}`" for name in names]
+    return quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} and {quoted[-1]}"
 
-    kind: BlockKind | None = Field(
-        None, strict=False, description="Overrides `block.kind` for this stage."
-    )
-    expansion: PositiveInt | None = Field(
-        None, le=64, description="Overrides `block.expansion` for this stage."
-    )
-    groups: PositiveInt | None = Field(
-        None, le=limits.MAX_CHANNELS, description="Overrides `block.groups` for this stage."
-    )
-    base_width: PositiveInt | None = Field(
-        None, le=limits.MAX_CHANNELS, description="Overrides `block.base_width` for this stage."
-    )
-    stride_at: StrideAt | None = Field(
-        None, strict=False, description="Overrides `block.stride_at`."
-    )
-    se: SESpec | None = Field(None, description="Overrides `block.se` for this stage.")
-    drop_path: float | None = Field(
-        None,
-        ge=0.0,
-        lt=1.0,
-        description="Overrides `block.drop_path` for this stage's blocks: each keeps its place on "
-        "the network-wide line, scaled to this value (0 turns stochastic depth off here).",
-    )
-    zero_init_last_norm: bool | None = Field(
-        None, description="Overrides `block.zero_init_last_norm` for this stage."
-    )
+
+_OVERRIDE_NOTES = {
+    "drop_path": "Each of the stage's blocks keeps its place on the network-wide line, scaled "
+    "to this value (0 turns stochastic depth off here).",
+}
+"""What an override of a `block` field means beyond replacing it, by field."""
+
+
+def _overrides_of(model: type[BaseModel], name: str, doc: str) -> type[BaseModel]:
+    """A model of `model`'s fields, each optional (None: not overridden), with the same types
+    and ranges: the per-stage overrides, derived so that a field is declared once."""
+    fields: dict[str, Any] = {}
+    for field_name, info in model.model_fields.items():
+        optional = copy.copy(info)  # keeps the ranges, strictness and schema extras
+        optional.default, optional.default_factory = None, None
+        note = _OVERRIDE_NOTES.get(field_name)
+        optional.description = (f"Overrides `block.{field_name}` for this stage."
+                                + (f" {note}" if note else ""))
+        fields[field_name] = (info.annotation | None, optional)
+    return create_model(name, __base__=_Model, __doc__=doc, **fields)
+
+
+BlockOverride = _overrides_of(
+    BlockSpec, "BlockOverride",
+    "A stage's overrides of the top-level `block`: the same fields, each optional.")
 
 
 class StageSpec(_Model):

@@ -10,7 +10,7 @@ import pytest
 from resnet_spec import load
 from resnet_spec.errors import ExtendsError, SchemaError, SpecError, YamlError
 from resnet_spec.loader import load_merged, resolve_spec_path
-from resnet_spec.schema import BlockKind, NormKind, Shortcut
+from resnet_spec.schema import NormKind, Shortcut
 from resnet_spec.yaml_source import format_path, parse_text
 
 STAGES = "stages:\n  - {depth: 1, width: 8}\n"
@@ -124,7 +124,7 @@ def test_mappings_merge_deeply_and_the_child_wins(tmp_path: Path) -> None:
                   "extends: parent.yaml\nname: child\nblock: {base_width: 8}\nnorm: {eps: 0.01}\n")
     spec = load(child)
     assert spec.name == "child"
-    assert spec.block.kind is BlockKind.bottleneck and spec.block.groups == 32
+    assert spec.block.kind == "bottleneck" and spec.block.groups == 32
     assert spec.block.base_width == 8
     assert (spec.norm.kind, spec.norm.eps) == (NormKind.batch, 0.01)
     assert spec.head is not None and spec.head.classes == 10
@@ -183,7 +183,7 @@ def test_error_in_a_parent_is_reported_at_the_parent(tmp_path: Path) -> None:
 def test_a_child_may_complete_an_incomplete_parent(tmp_path: Path) -> None:
     write(tmp_path, "base.yaml", "block: {kind: bottleneck}\nshortcut: projection_all\n")
     spec = load(write(tmp_path, "net.yaml", f"extends: base.yaml\nname: net\n{STAGES}"))
-    assert spec.block.kind is BlockKind.bottleneck
+    assert spec.block.kind == "bottleneck"
     assert spec.shortcut is Shortcut.projection_all
 
 
@@ -214,7 +214,7 @@ def test_builtin_by_name() -> None:
 def test_extends_a_builtin_by_name(tmp_path: Path) -> None:
     spec = load(write(tmp_path, "mine.yaml", "extends: resnet50\nname: mine\n"
                       "head: {classes: 10}\n"))
-    assert spec.block.kind is BlockKind.bottleneck
+    assert spec.block.kind == "bottleneck"
     assert [s.depth for s in spec.stages] == [3, 4, 6, 3]
     assert spec.head is not None and spec.head.classes == 10
 

@@ -13,9 +13,9 @@ from resnet_spec import ir
 from resnet_spec.compiler import ops as backends
 from resnet_spec.compiler.passes.drop_training import TRAINING_ONLY_MODULES
 from resnet_spec.elaboration import blocks, heads, shortcuts, stems
-from resnet_spec.errors import UnsupportedError
+from resnet_spec.errors import SpecError, UnsupportedError
 from resnet_spec.render.palette import FAMILY_COLOURS
-from resnet_spec.schema import BlockKind, Shortcut, StemKind
+from resnet_spec.schema import Shortcut, StemKind, block_kinds
 
 
 def test_the_op_list_is_derived_from_the_node_types() -> None:
@@ -55,7 +55,7 @@ def test_training_only_ops_are_dropped_for_inference(op_class: type[ir.Op]) -> N
 
 def test_every_value_of_the_language_has_a_builder() -> None:
     assert set(stems.STEMS) == set(StemKind)
-    assert set(blocks.BLOCKS) == set(BlockKind)
+    assert set(blocks.BLOCK_KINDS) == set(block_kinds())
     assert set(shortcuts.SHORTCUTS) == set(Shortcut)
     assert set(heads.ENDINGS) == set(heads.Ending)
 
@@ -65,14 +65,20 @@ def test_a_value_without_a_builder_is_refused_at_its_line(
     spec = tmp_path / "t.yaml"
     spec.write_text("name: t\nblock: {kind: basic}\nstages:\n  - {depth: 1, width: 8}\n"
                     "  - {depth: 1, width: 16, stride: 2, shortcut: zero_pad}\n")
-    monkeypatch.delitem(blocks.BLOCKS, BlockKind.basic)
-    with pytest.raises(UnsupportedError) as caught:
-        resnet_spec.elaborate(spec)
-    assert str(caught.value).startswith(f"{spec}:2:9: block.kind: the block kind `basic` is "
-                                        "not supported yet")
-    monkeypatch.undo()
     monkeypatch.delitem(shortcuts.SHORTCUTS, Shortcut.zero_pad)
     with pytest.raises(UnsupportedError) as caught:
         resnet_spec.elaborate(spec)
     assert str(caught.value).startswith(f"{spec}:5:38: stages[1].shortcut: the shortcut "
                                         "`zero_pad` is not supported yet")
+
+
+def test_a_block_kind_resolves_only_through_its_registration(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    spec = tmp_path / "t.yaml"
+    spec.write_text("name: t\nblock: {kind: basic}\nstages:\n  - {depth: 1, width: 8}\n")
+    monkeypatch.delitem(blocks.BLOCK_KINDS, "basic")
+    with pytest.raises(SpecError) as caught:
+        resnet_spec.elaborate(spec)
+    assert str(caught.value).startswith(
+        f"{spec}:2:15: block.kind: expected `bottleneck`, `preact_basic` or "
+        "`preact_bottleneck`, got `basic`")

@@ -3,7 +3,7 @@
     context    Cursor (the running tensor), BlockCtx, Ctx (adds nodes with scope and location)
     plan       each stage's stride and dilations, each block's drop-path rate
     stems      STEMS: `stem.kind` -> builder
-    blocks     BLOCKS: `block.kind` -> builder
+    blocks     BLOCK_KINDS: `block.kind` -> its registration (builder, widths, names)
     shortcuts  SHORTCUTS: `shortcut` -> builder
     heads      ENDINGS: classifier, backbone -> builder of the outputs
     stages     the stage loop

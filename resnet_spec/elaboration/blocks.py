@@ -1,8 +1,12 @@
-"""The residual blocks, one builder per `block.kind`.
+"""The residual block kinds, one `BlockKind` registration each in `BLOCK_KINDS`.
 
-A block builder gets the block's input and returns its output; `ctx.block` holds the block's
-widths, stride, dilations and drop-path rate, and the builder writes what it decided back there
-(the inner width). Names follow torchvision's blocks: `conv1`, `bn1`, ... `downsample.0`.
+A registration is everything the tool knows of a kind: its builder, which takes the block's
+settings (`BlockCtx`) and input and returns what it built (`Built`: the output, the inner width,
+what the shortcut produced, the squeeze's channels), its default expansion and inner-width rule,
+which `block` fields only it uses, whether it pre-activates, and how the compiled module and the
+diagrams name and colour it. The schema validates `block.kind` against these registrations, so a
+kind resolves only through what is registered. Names follow torchvision's blocks: `conv1`,
+`bn1`, ... `downsample.0`.
 """
 
 from __future__ import annotations
@@ -12,113 +16,147 @@ from dataclasses import dataclass
 
 from resnet_spec.elaboration import excite
 from resnet_spec.elaboration.context import BlockCtx, Ctx, Cursor
+from resnet_spec.elaboration.registry import lookup
 from resnet_spec.elaboration.shortcuts import shortcut
+from resnet_spec.errors import Loc
 from resnet_spec.ir import AddNode
-from resnet_spec.schema import BlockKind, BlockSpec, StrideAt
+from resnet_spec.schema import BlockSpec, StrideAt
 
 
 @dataclass(frozen=True)
-class BlockBuilder:
-    """A block kind's builder `(ctx, cursor) -> cursor`, and whether its blocks pre-activate
-    (norm and act before each conv: the stem before them then has no norm or act, and a final
-    norm and act follow the last of them)."""
+class Built:
+    """What a block builder built: its output and what it decided along the way."""
 
-    build: Callable[[Ctx, Cursor], Cursor]
+    output: Cursor
+    inner: int
+    """The width of its inner convs (`BlockInfo.inner`)."""
+    shortcut: str
+    """What the shortcut policy produced here (`BlockInfo.shortcut`)."""
+    se: int = 0
+    """The squeeze-and-excitation's reduced channels; 0 without one."""
+
+
+@dataclass(frozen=True)
+class BlockKind:
+    """One block kind: its builder and everything else that depends on the kind."""
+
+    name: str
+    """The value of `block.kind`."""
+    build: Callable[[Ctx, BlockCtx, Cursor], Built]
+    description: str
+    """One line for the spec reference."""
+    expansion: int = 1
+    """Block output channels = stage width × this, unless `block.expansion` says otherwise."""
+    inner_width: Callable[[int, BlockSpec], int] = lambda width, spec: width
+    """Its inner convs' channels for a stage width and the block settings."""
+    fields: tuple[str, ...] = ()
+    """The `block` fields only some kinds use (`groups`, `base_width`); setting one for a kind
+    that does not list it is an error. They also decide the kind's widths (error origins)."""
     preactivates: bool = False
+    """Norm and act before each conv: the stem then has no norm or act, and a final norm and
+    act follow the last block."""
+    module_class: str = ""
+    """What `print(model)` calls its blocks (torchvision's `Bottleneck`)."""
+    family: str = "other"
+    """The colour family of its boxes in diagrams (`render.palette.FAMILY_COLOURS`)."""
 
-    def __call__(self, ctx: Ctx, x: Cursor) -> Cursor:
-        return self.build(ctx, x)
+    def __call__(self, ctx: Ctx, block: BlockCtx, x: Cursor) -> Built:
+        return self.build(ctx, block, x)
 
 
-def inner_width(width: int, block: BlockSpec) -> int:
+def bottleneck_width(width: int, block: BlockSpec) -> int:
     """A bottleneck's inner channels: floor(width × base_width / 64) × groups."""
     return width * block.base_width // 64 * block.groups
 
 
-def _block(ctx: Ctx) -> BlockCtx:
-    assert ctx.block is not None, "a block builder runs inside a block"
-    return ctx.block
-
-
-def basic(ctx: Ctx, x: Cursor) -> Cursor:
+def basic(ctx: Ctx, b: BlockCtx, x: Cursor) -> Built:
     """Two 3x3 conv + norm, the first strided, then the addition and the act."""
-    b = _block(ctx)
-    b.inner = b.width
     y = ctx.conv_norm(x, "conv1", "bn1", b.width, kernel=3, stride=b.stride,
                       dilation=b.first_dilation)
     y = ctx.act(y, "act1")
     y = ctx.conv_norm(y, "conv2", "bn2", b.out_channels, kernel=3, dilation=b.dilation,
                       zero_init=b.spec.zero_init_last_norm)
-    return ctx.act(_residual(ctx, x, y), "act2")
+    return _residual(ctx, b, x, y, inner=b.width, last_act="act2")
 
 
-def bottleneck(ctx: Ctx, x: Cursor) -> Cursor:
+def bottleneck(ctx: Ctx, b: BlockCtx, x: Cursor) -> Built:
     """1x1 reduce, 3x3 (grouped), 1x1 expand, each + norm; the stride on the 1x1 or the 3x3."""
-    b = _block(ctx)
-    b.inner = inner_width(b.width, b.spec)
+    inner = bottleneck_width(b.width, b.spec)
     s1, s2 = (b.stride, 1) if b.spec.stride_at is StrideAt.first else (1, b.stride)
-    y = ctx.conv_norm(x, "conv1", "bn1", b.inner, kernel=1, stride=s1)
+    y = ctx.conv_norm(x, "conv1", "bn1", inner, kernel=1, stride=s1)
     y = ctx.act(y, "act1")
-    y = ctx.conv_norm(y, "conv2", "bn2", b.inner, kernel=3, stride=s2,
+    y = ctx.conv_norm(y, "conv2", "bn2", inner, kernel=3, stride=s2,
                       dilation=b.first_dilation, groups=b.spec.groups)
     y = ctx.act(y, "act2")
     y = ctx.conv_norm(y, "conv3", "bn3", b.out_channels, kernel=1,
                       zero_init=b.spec.zero_init_last_norm)
-    return ctx.act(_residual(ctx, x, y), "act3")
+    return _residual(ctx, b, x, y, inner=inner, last_act="act3")
 
 
-def _residual(ctx: Ctx, x: Cursor, branch: Cursor) -> Cursor:
-    """The branch, through its squeeze-and-excitation and drop-path where the block has them,
-    plus the shortcut of the block's input (the branch alone in a plain block)."""
-    branch = excite.squeeze_excite(ctx, branch)
-    branch = excite.drop_path(ctx, branch)
-    short = shortcut(ctx, x)
-    if short is None:
-        return branch
-    return ctx.add(AddNode, "add", [branch, short])
-
-
-def preact_basic(ctx: Ctx, x: Cursor) -> Cursor:
+def preact_basic(ctx: Ctx, b: BlockCtx, x: Cursor) -> Built:
     """He et al. 2016: norm + act, 3x3 conv (strided), norm + act, 3x3 conv; no act after the
     addition."""
-    b = _block(ctx)
-    b.inner = b.width
-    y = _preactivate(ctx, x)
-    y = ctx.conv(y, "conv1", b.width, kernel=3, stride=b.stride, dilation=b.first_dilation)
+    pre = _norm_act(ctx, x, "1")
+    y = ctx.conv(pre, "conv1", b.width, kernel=3, stride=b.stride, dilation=b.first_dilation)
     y = _norm_act(ctx, y, "2", zero_init=b.spec.zero_init_last_norm)
     y = ctx.conv(y, "conv2", b.out_channels, kernel=3, dilation=b.dilation)
-    return _residual(ctx, x, y)
+    return _residual(ctx, b, x, y, inner=b.width, preact=pre)
 
 
-def preact_bottleneck(ctx: Ctx, x: Cursor) -> Cursor:
+def preact_bottleneck(ctx: Ctx, b: BlockCtx, x: Cursor) -> Built:
     """He et al. 2016: (norm + act, conv) three times: 1x1 reduce, 3x3 (grouped), 1x1 expand."""
-    b = _block(ctx)
-    b.inner = inner_width(b.width, b.spec)
+    inner = bottleneck_width(b.width, b.spec)
     s1, s2 = (b.stride, 1) if b.spec.stride_at is StrideAt.first else (1, b.stride)
-    y = _preactivate(ctx, x)
-    y = ctx.conv(y, "conv1", b.inner, kernel=1, stride=s1)
+    pre = _norm_act(ctx, x, "1")
+    y = ctx.conv(pre, "conv1", inner, kernel=1, stride=s1)
     y = _norm_act(ctx, y, "2")
-    y = ctx.conv(y, "conv2", b.inner, kernel=3, stride=s2, dilation=b.first_dilation,
+    y = ctx.conv(y, "conv2", inner, kernel=3, stride=s2, dilation=b.first_dilation,
                  groups=b.spec.groups)
     y = _norm_act(ctx, y, "3", zero_init=b.spec.zero_init_last_norm)
     y = ctx.conv(y, "conv3", b.out_channels, kernel=1)
-    return _residual(ctx, x, y)
+    return _residual(ctx, b, x, y, inner=inner, preact=pre)
 
 
-def _preactivate(ctx: Ctx, x: Cursor) -> Cursor:
-    """The block's first norm + act; projections read it (`ctx.block.preact`)."""
-    _block(ctx).preact = _norm_act(ctx, x, "1")
-    return _block(ctx).preact  # type: ignore[return-value]
+def _residual(ctx: Ctx, b: BlockCtx, x: Cursor, branch: Cursor, *, inner: int,
+              preact: Cursor | None = None, last_act: str | None = None) -> Built:
+    """The branch, through its squeeze-and-excitation and drop-path where the block has them,
+    plus the shortcut of the block's input (of its pre-activated input, `preact`, for a
+    projection of a pre-activation block), then the activation `last_act` if named."""
+    branch, se = excite.squeeze_excite(ctx, b, branch)
+    branch = excite.drop_path(ctx, b, branch)
+    short = shortcut(ctx, b, x, preact)
+    out = branch if short.tensor is None else ctx.add(AddNode, "add", [branch, short.tensor])
+    if last_act is not None:
+        out = ctx.act(out, last_act)
+    return Built(out, inner, short.produced, se)
 
 
 def _norm_act(ctx: Ctx, x: Cursor, n: str, *, zero_init: bool = False) -> Cursor:
     return ctx.act(ctx.norm(x, f"bn{n}", zero_init=zero_init), f"act{n}")
 
 
-BLOCKS: dict[BlockKind, BlockBuilder] = {
-    BlockKind.basic: BlockBuilder(basic),
-    BlockKind.bottleneck: BlockBuilder(bottleneck),
-    BlockKind.preact_basic: BlockBuilder(preact_basic, preactivates=True),
-    BlockKind.preact_bottleneck: BlockBuilder(preact_bottleneck, preactivates=True),
-}
-"""`block.kind` -> its builder."""
+_BOTTLENECK_FIELDS = ("groups", "base_width")
+
+BLOCK_KINDS: dict[str, BlockKind] = {kind.name: kind for kind in (
+    BlockKind("basic", basic, "two 3x3", module_class="BasicBlock", family="conv"),
+    BlockKind("bottleneck", bottleneck, "1x1, 3x3, 1x1", expansion=4,
+              inner_width=bottleneck_width, fields=_BOTTLENECK_FIELDS,
+              module_class="Bottleneck", family="norm"),
+    BlockKind("preact_basic", preact_basic, "the pre-activation form of `basic`",
+              preactivates=True, module_class="PreActBasicBlock", family="conv"),
+    BlockKind("preact_bottleneck", preact_bottleneck,
+              "the pre-activation form of `bottleneck`", expansion=4,
+              inner_width=bottleneck_width, fields=_BOTTLENECK_FIELDS, preactivates=True,
+              module_class="PreActBottleneck", family="norm"),
+)}
+"""`block.kind` -> its registration."""
+
+
+def width_fields() -> tuple[str, ...]:
+    """Every `block` field some kind lists in its `fields`, once each, in order."""
+    return tuple(dict.fromkeys(f for kind in BLOCK_KINDS.values() for f in kind.fields))
+
+
+def block_kind(name: str, loc: Loc | None) -> BlockKind:
+    """The registration of the block kind `name`, or an `UnsupportedError` at `loc`."""
+    return lookup(BLOCK_KINDS, name, "the block kind", loc)

@@ -2,8 +2,8 @@
 built (`BlockCtx`) and the context (`Ctx`) that adds nodes under the current scope, source
 location and name prefix.
 
-A builder is a small function `(ctx, cursor) -> cursor`: it reads what it needs from `ctx` (the
-spec, the block's widths, stride, dilations and drop-path rate) and adds nodes through it, so no
+A builder is a small function `(ctx, cursor) -> cursor` (a block's also gets its `BlockCtx` and
+returns what it built): it reads what it needs from `ctx` and adds nodes through it, so no
 builder takes a dozen parameters and no node is added without its scope and location.
 """
 
@@ -30,9 +30,9 @@ class Cursor:
     shape: Shape
 
 
-@dataclass
+@dataclass(frozen=True)
 class BlockCtx:
-    """The block being built: its settings, and what its builders found out along the way."""
+    """The block being built: its settings. What its builder decides it returns (`Built`)."""
 
     name: str
     """`layer2.0`: the prefix of its nodes' names."""
@@ -50,16 +50,12 @@ class BlockCtx:
     """... except the first, which keeps the previous stage's in a stage's first block."""
     drop_path: float
     """Stochastic-depth rate of this block's branch (0: no drop-path node)."""
-    inner: int = 0
-    preact: Cursor | None = None
-    """The pre-activated input of a pre-activation block, which projections read."""
-    shortcut: str = "identity"
-    """What the shortcut builder produced (`BlockInfo.shortcut`)."""
-    se: int = 0
+    expansion: int
+    """Output channels = width × this (`block.expansion`, else the kind's default)."""
 
     @property
     def out_channels(self) -> int:
-        return self.width * self.spec.out_expansion
+        return self.width * self.expansion
 
 
 @dataclass
@@ -71,7 +67,6 @@ class Ctx:
     scope: Scope = field(default_factory=lambda: Scope(stage="input"))
     loc: Loc | None = None
     prefix: str = ""
-    block: BlockCtx | None = None
     blocks_done: int = 0
     """The network-wide index of the next block (timm's `net_block_idx`)."""
     taps: dict[str, Cursor] = field(default_factory=dict)

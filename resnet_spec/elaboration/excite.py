@@ -21,11 +21,11 @@ def reduced_channels(channels: int, reduction: int) -> int:
     return max(8, int(channels / reduction + 4) // 8 * 8)
 
 
-def squeeze_excite(ctx: Ctx, x: Cursor) -> Cursor:
-    """The branch `x` gated per channel, if the block has `se`; else `x`."""
-    b = _block(ctx)
+def squeeze_excite(ctx: Ctx, b: BlockCtx, x: Cursor) -> tuple[Cursor, int]:
+    """The branch `x` gated per channel, if the block has `se`, and the squeeze's channels;
+    else `x` and 0."""
     if b.spec.se is None:
-        return x
+        return x, 0
     channels, reduction = x.shape[0], b.spec.se.reduction
     path = ctx.block_field(b.stage_index, "se")
     if channels < reduction:
@@ -33,23 +33,17 @@ def squeeze_excite(ctx: Ctx, x: Cursor) -> Cursor:
             f"squeeze-and-excitation with reduction {reduction} leaves no channels of the "
             f"{channels} of block {b.name}", ctx.source(*path, "reduction"),
             f"use a reduction of at most {channels}")
-    b.se = reduced_channels(channels, reduction)
+    reduced = reduced_channels(channels, reduction)
     with ctx.at(loc=ctx.source(*path)):
         s = ctx.add(SqueezeNode, "se.pool", [x])
-        s = ctx.conv(s, "se.fc1", b.se, kernel=1, bias=True)
+        s = ctx.conv(s, "se.fc1", reduced, kernel=1, bias=True)
         s = ctx.act(s, "se.act")
         s = ctx.conv(s, "se.fc2", channels, kernel=1, bias=True)
-        return ctx.add(GateNode, "se.gate", [x, s])
+        return ctx.add(GateNode, "se.gate", [x, s]), reduced
 
 
-def drop_path(ctx: Ctx, x: Cursor) -> Cursor:
+def drop_path(ctx: Ctx, b: BlockCtx, x: Cursor) -> Cursor:
     """The branch `x` through stochastic depth at the block's rate, if above 0; else `x`."""
-    b = _block(ctx)
     if b.drop_path <= 0:
         return x
     return ctx.add(DropPathNode, "drop_path", [x], p=b.drop_path)
-
-
-def _block(ctx: Ctx) -> BlockCtx:
-    assert ctx.block is not None, "runs inside a block"
-    return ctx.block

@@ -1,7 +1,8 @@
 """One loop from a validated `Spec` to the graph IR: input, stem, stages, ending.
 
-Each step looks its builder up in a registry keyed by the spec's enums (`STEMS`, `BLOCKS`,
-`SHORTCUTS`, `ENDINGS`); a value with no builder registered is refused at its line. The loop
+Each step looks its builder up in a registry keyed by the spec's values (`STEMS`,
+`BLOCK_KINDS`, `SHORTCUTS`, `ENDINGS`); a value with no builder registered is refused at its
+line. The loop
 never judges the graph: `check.check_graph` does, so that every structural error is found by one
 set of rules and reported at its spec line.
 """
@@ -12,7 +13,7 @@ from resnet_spec.elaboration import plan
 from resnet_spec.elaboration.context import Ctx, Cursor
 from resnet_spec.elaboration.heads import ENDINGS, Ending, ending, final_norm
 from resnet_spec.elaboration.registry import lookup
-from resnet_spec.elaboration.stages import block_builder, build_stage
+from resnet_spec.elaboration.stages import build_stage, stage_kind
 from resnet_spec.elaboration.stems import STEMS
 from resnet_spec.ir import Graph, InputNode, Scope, StageInfo
 from resnet_spec.schema import Spec
@@ -21,14 +22,14 @@ from resnet_spec.schema import Spec
 def elaborate_unchecked(spec: Spec) -> Graph:
     """The IR of a spec, shapes inferred but not judged (see `check.check_graph`)."""
     ctx = Ctx(spec, Graph(spec.name, spec.description))
-    builders = [block_builder(ctx, index) for index in range(len(spec.stages))]
+    kinds = [stage_kind(ctx, index) for index in range(len(spec.stages))]
     x = _input(ctx)
     x = _stem(ctx, x)
     rates = plan.drop_path_rates(spec)
     for index, stage_plan in enumerate(plan.stage_plans(ctx)):
-        x = build_stage(ctx, index, x, stage_plan, rates[index], builders[index])
+        x = build_stage(ctx, index, x, stage_plan, rates[index], kinds[index])
     end = ending(spec)
-    if builders[-1].preactivates and end is not Ending.features:
+    if kinds[-1].preactivates and end is not Ending.features:
         x = final_norm(ctx, x)
     ENDINGS[end](ctx, x)
     return ctx.graph

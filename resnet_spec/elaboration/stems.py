@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from resnet_spec.elaboration.blocks import BLOCKS
+from resnet_spec.elaboration.blocks import BLOCK_KINDS
 from resnet_spec.elaboration.context import Ctx, Cursor
 from resnet_spec.ir import PoolNode
 from resnet_spec.schema import PoolKind, StemKind
@@ -36,7 +36,7 @@ def deep_stem(ctx: Ctx, x: Cursor) -> Cursor:
 def _finish(ctx: Ctx, x: Cursor) -> Cursor:
     """The stem's norm and act (none before pre-activation blocks, which begin with their own),
     the tap a backbone's `features: [0]` returns, and the pool."""
-    if not BLOCKS[ctx.spec.stage_block(0).kind].preactivates:
+    if not BLOCK_KINDS[ctx.spec.stage_block(0).kind].preactivates:
         x = ctx.norm(x, "bn1")
         x = ctx.act(x, "stem.act")
     ctx.taps["stem"] = x

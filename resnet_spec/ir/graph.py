@@ -9,7 +9,7 @@ import networkx as nx
 
 from resnet_spec.errors import Loc
 from resnet_spec.ir.op import Shape
-from resnet_spec.schema import BlockKind, Shortcut
+from resnet_spec.schema import Shortcut
 
 OMIT_DEFAULT = {"omit_default": True}
 """Metadata of the info fields that `Graph.to_json` leaves out while they hold their default:
@@ -41,7 +41,8 @@ class BlockInfo:
     name: str
     stage: str
     index: int
-    kind: BlockKind
+    kind: str
+    """The block kind's name (`elaboration.blocks.BLOCK_KINDS`)."""
     policy: Shortcut
     """The shortcut policy in force for this block (from the spec)."""
     shortcut: Literal["identity", "zero_pad", "projection", "avg_down", "none"]

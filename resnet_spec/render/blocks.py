@@ -6,6 +6,7 @@ from __future__ import annotations
 import graphviz
 
 from resnet_spec import units
+from resnet_spec.elaboration.blocks import BLOCK_KINDS
 from resnet_spec.ir import BlockInfo, Graph, StageInfo
 from resnet_spec.render import common, ops, palette
 from resnet_spec.render.stages import brief_box
@@ -22,7 +23,7 @@ def block_params(graph: Graph, block: BlockInfo) -> int:
 
 def _run_lines(run: common.Run) -> list[str]:
     b = run.first
-    kind = b.kind.value + (f" · groups {b.groups}" if b.groups > 1 else "")
+    kind = b.kind + (f" · groups {b.groups}" if b.groups > 1 else "")
     if b.se:
         kind += f" · SE {b.se}"
     widths = f"width {b.width}"
@@ -56,7 +57,7 @@ def _draw_run(cluster: graphviz.Digraph, canvas: graphviz.Digraph, graph: Graph,
     b = run.first
     header = run.title + (f"  ×{run.count}" if run.count > 1 else "")
     extra = {"peripheries": "2"} if run.count > 1 else {}
-    family = palette.BLOCK_FAMILY.get(b.kind.value, "other")
+    family = BLOCK_KINDS[b.kind].family
     cluster.node(b.name, common.box_label(header, _run_lines(run), _run_note(graph, run)),
                  width=str(BOX_WIDTH), group="main",
                  **palette.box_style(family, b.name in emphasize), **extra)

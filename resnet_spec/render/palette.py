@@ -29,14 +29,6 @@ FAMILY_COLOURS: dict[str, tuple[str, str]] = {
     "other": ("#ffffff", "#555555"),
 }
 
-# block kind -> family of its box at the `blocks` level
-BLOCK_FAMILY: dict[str, str] = {
-    "basic": "conv",
-    "bottleneck": "norm",
-    "preact_basic": "conv",
-    "preact_bottleneck": "norm",
-}
-
 # the shortcut a block actually has -> (legend text, edge attributes); `none` draws no edge
 SHORTCUT_STYLES: dict[str, tuple[str, dict[str, str]]] = {
     "identity": ("identity", {"color": INK, "style": "solid", "penwidth": "1.4"}),

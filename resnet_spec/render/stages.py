@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import graphviz
 
+from resnet_spec.elaboration.blocks import BLOCK_KINDS
 from resnet_spec.ir import BlockInfo, Graph, StageInfo
 from resnet_spec.render import common, ops, palette
 
@@ -14,7 +15,7 @@ def _params(graph: Graph, names: list[str]) -> int:
 
 def _stage_label(graph: Graph, stage: StageInfo) -> str:
     blocks = [graph.block(name) for name in stage.blocks]
-    kind = blocks[0].kind.value if blocks else "block"
+    kind = blocks[0].kind if blocks else "block"
     out = stage.out_shape[0]
     widths = f"width {stage.width}" + (f" → {out}" if out != stage.width else "") + (
         f" · stride {stage.stride}" if stage.stride > 1 else "") + (
@@ -49,9 +50,9 @@ def brief_box(canvas: graphviz.Digraph, graph: Graph, stage: StageInfo,
 
 
 def _stage_box(canvas: graphviz.Digraph, graph: Graph, stage: StageInfo) -> None:
-    kind = graph.block(stage.blocks[0]).kind.value if stage.blocks else ""
+    kind = BLOCK_KINDS.get(graph.block(stage.blocks[0]).kind) if stage.blocks else None
     canvas.node(stage.name, _stage_label(graph, stage), width="2.6",
-                **palette.family_style(palette.BLOCK_FAMILY.get(kind, "other")))
+                **palette.family_style(kind.family if kind else "other"))
 
 
 def draw(graph: Graph, canvas: graphviz.Digraph, collapse: bool) -> None:
