@@ -39,10 +39,13 @@ def compile_graph(
 
     `weights`: a safetensors or torch state dict file whose keys and shapes must equal the
     graph's (`WeightsError` lists the ones that do not); without it, parameters are initialized
-    from `seed`. `reinit_head` (fine-tuning, with `weights`) loads every tensor but the
-    classifier's (the head's linear layer, whatever the file holds there) and initializes the
-    classifier from `seed` exactly as a build without weights would (`compiler.head`); it
-    says so through `on_note` (default: the `resnet_spec` logger at INFO).
+    from `seed`. Two differences are adapted, each with a note (`compiler.fit`): a backbone
+    leaves the file's classifier unused, and a stem for other than the file's input channels
+    gets the file's first conv adapted as timm's `in_chans`. `reinit_head` (fine-tuning, with
+    `weights`) loads every tensor but the classifier's (the head's linear layer, whatever the
+    file holds there) and initializes the classifier from `seed` exactly as a build without
+    weights would (`compiler.head`); it says so through `on_note` (default: the `resnet_spec`
+    logger at INFO).
 
     `device` (default CPU; `meta` allocates nothing) and `dtype` (default torch's
     default dtype) place every floating tensor.
@@ -63,7 +66,8 @@ def compile_graph(
         model = with_new_head(graph, weights, seed=seed, device=device, dtype=dtype,
                               on_note=on_note or logging.getLogger("resnet_spec").info)
     elif weights is not None:
-        model = _with_weights(graph, weights, device, dtype)
+        model = _with_weights(graph, weights, device, dtype,
+                              on_note or logging.getLogger("resnet_spec").info)
     else:
         model = lower(graph, device="meta", dtype=dtype)
         if device.type != "meta":
@@ -77,12 +81,14 @@ def compile_graph(
 
 
 def _with_weights(graph: Graph, weights: str | os.PathLike[str], device: torch.device,
-                  dtype: torch.dtype) -> fx.GraphModule:
+                  dtype: torch.dtype, on_note: Callable[[str], None]) -> fx.GraphModule:
     """Load before lowering, so a file that does not fit costs no module; then assign."""
     read_on = device if device.type != "meta" else torch.device("cpu")
     state = load_state_file(weights, device=read_on)
+    from resnet_spec.compiler.fit import fit_state
     from resnet_spec.compiler.head import misfit_hint
 
+    state = fit_state(state, graph, on_note=on_note)
     check_fit(state, graph.state_shapes(), model=graph.name, source=os.fspath(weights),
               hint=misfit_hint(state, graph))
     state = cast_state(state, dtype, device)
