@@ -34,6 +34,7 @@ def compile_graph(
     dtype: torch.dtype | str | None = None,
     reinit_head: bool = False,
     on_note: Callable[[str], None] | None = None,
+    feature_keys: str = "names",
 ) -> fx.GraphModule:
     """The torch module of a checked IR graph.
 
@@ -46,6 +47,10 @@ def compile_graph(
     file holds there) and initializes the classifier from `seed` exactly as a build without
     weights would (`compiler.head`); it says so through `on_note` (default: the `resnet_spec`
     logger at INFO).
+
+    `feature_keys`: how a backbone with `features` keys the maps it returns: `names` (the
+    spec's: `stem`, `stage1`, ...) or `torchvision` (`'0'`, `'1'`, ... in order, the keys
+    torchvision's `MultiScaleRoIAlign` and detection models expect by default).
 
     `device` (default CPU; `meta` allocates nothing) and `dtype` (default torch's
     default dtype) place every floating tensor.
@@ -73,6 +78,10 @@ def compile_graph(
         if device.type != "meta":
             model.to_empty(device=device)
             initialize(model, graph, seed=seed)
+    if feature_keys == "torchvision" and graph.output_dict:
+        model.rename_outputs([str(i) for i in range(len(graph.outputs))])
+    elif feature_keys not in ("names", "torchvision"):
+        raise ValueError(f"feature_keys={feature_keys!r}: expected 'names' or 'torchvision'")
     if for_inference:
         from resnet_spec.compiler.passes import optimize_for_inference
 
