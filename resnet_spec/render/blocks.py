@@ -73,7 +73,7 @@ def _draw_run(cluster: graphviz.Digraph, canvas: graphviz.Digraph, graph: Graph,
 
 
 def _stage_label(stage: StageInfo) -> str:
-    return f"{stage.name} · {stage.depth} blocks"
+    return f"{stage.name} · {units.many(stage.depth, 'block')}"
 
 
 def _spacer(graph: Graph, vertical: bool) -> float:
@@ -118,4 +118,5 @@ def draw(graph: Graph, canvas: graphviz.Digraph, collapse: bool,
             source = stage.name
         shape = stage.out_shape
     common.outputs(canvas, graph, lambda node: drawn[node])
-    common.legend(canvas, common.shortcut_kinds(runs), emphasis if emphasize else "")
+    common.legend(canvas, common.shortcut_kinds(runs), emphasis if emphasize else "",
+                  common.bare_shortcuts(graph, runs))
