@@ -209,8 +209,9 @@ def _extend(value: dict[str, Any], source: SourceMap, path: Path, chain: list[Pa
     source.values.pop(("extends",), None)
     source.keys.pop(("extends",), None)
     layers = [*base_source.layers, *source.layers]
-    if "name" in value and "description" not in value:
-        # a file that names itself is another model: its parent's description is not its own
+    if value.get("name", base.get("name")) != base.get("name") and "description" not in value:
+        # a file that renames the model is another model: its parent's description is not its
+        # own
         base.pop("description", None)
         base_source.values.pop(("description",), None)
         base_source.keys.pop(("description",), None)

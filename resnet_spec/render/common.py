@@ -198,20 +198,23 @@ def bare_shortcuts(graph: Graph, runs: Iterable[Run]) -> set[str]:
     return {kind for kind, has_norm in normed.items() if not has_norm}
 
 
-def legend(canvas: graphviz.Digraph, kinds: Sequence[str], emphasis: str = "",
-           bare: Iterable[str] = ()) -> None:
+def legend(canvas: graphviz.Digraph, kinds: Sequence[str],
+           emphasis: str | Sequence[tuple[str, str]] = "", bare: Iterable[str] = ()) -> None:
     """A small key of the shortcut edge styles in use, as real edges styled like the drawing,
-    and, given `emphasis`, a box styled as the emphasized ones saying what they are. The
-    shortcut kinds in `bare` are said without their norm."""
+    and, given `emphasis`, a box styled as the emphasized ones saying what they are (or one
+    box per (words, `palette.MARKS` kind) pair). The shortcut kinds in `bare` are said
+    without their norm."""
     bare = set(bare)
     if not kinds and not emphasis:
         return
+    marks: list[tuple[str, bool | str]] = ([(emphasis, True)] if isinstance(emphasis, str)
+                                           else list(emphasis))
     with canvas.subgraph(name="cluster_legend") as key:
         key.attr(label="key" if emphasis else "shortcuts", fontsize="10", style="rounded",
                  color="#c4c4c4", labeljust="l")
-        if emphasis:
-            key.node("legend_emphasis", esc(emphasis), fontsize="10",
-                     **palette.box_style("other", emphasized=True))
+        for words, mark in marks if emphasis else ():
+            key.node("legend_emphasis" if mark is True else f"legend_{mark}", esc(words),
+                     fontsize="10", **palette.box_style("other", emphasized=mark))
         for kind in kinds:
             text, style = palette.SHORTCUT_STYLES[kind]
             if kind in bare:
