@@ -64,9 +64,7 @@ class FeatureInfo(list):
 
 def describe(graph: Graph, values: dict[str, str]) -> dict[str, Any]:
     """What the API needs of `graph`, lowered with `values` (IR node -> root fx node name)."""
-    from resnet_spec.cost import analyze
-
-    strides = {name: cost.stride for name, cost in analyze(graph).nodes.items()}
+    strides = _strides(graph)
     fc = graph.classifier()
     if fc:
         head_input = graph.node(graph.stage("head").nodes[0]).inputs[0]
@@ -89,6 +87,18 @@ def describe(graph: Graph, values: dict[str, str]) -> dict[str, Any]:
             "pool": fc and graph.node(graph.stage("head").nodes[0]).kind.value,
             "feature_info": info, "backbone": not fc, "output_dict": graph.output_dict,
             "pretrained_cfg": cfg}
+
+
+def _strides(graph: Graph) -> dict[str, int]:
+    """Each node's effective stride, as the cost model counts it (without the rest of its
+    counts, which lowering has no use for)."""
+    from resnet_spec.cost import RULES
+
+    strides: dict[str, int] = {}
+    for node in graph.nodes():
+        _, stride = RULES[node.op].window(node)
+        strides[node.name] = max((strides[i] for i in node.inputs), default=1) * stride
+    return strides
 
 
 def _taps(graph: Graph) -> list[tuple[str, str]]:

@@ -185,3 +185,12 @@ def test_other_layouts_keep_timms_activation_names() -> None:
     assert {"act1", "act2"} <= {n for n, _ in silu.layer1[0].named_children()}
     preact = resnet_spec.build("resnetv2_50", device="meta").layer1[0]
     assert "relu" not in {n for n, _ in preact.named_children()}
+
+
+def test_a_dilated_backbones_feature_info_is_timms() -> None:
+    ours = resnet_spec.build("resnet50_os8", device="meta")
+    theirs = timm.create_model("resnet50", output_stride=8, features_only=True,
+                               out_indices=(1, 2, 3, 4), pretrained=False)
+    assert ours.feature_info.reduction() == theirs.feature_info.reduction() == [4, 8, 8, 8]
+    assert ours.feature_info.channels() == theirs.feature_info.channels()
+    assert ours.out_channels == [256, 512, 1024, 2048]
