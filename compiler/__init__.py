@@ -61,6 +61,8 @@ def compile_graph(
     but its state_dict has no norm entries: for torchvision-named weights use `.eval()` on the
     module built without it.
     """
+    if feature_keys not in ("names", "torchvision"):
+        raise ValueError(f"feature_keys={feature_keys!r}: expected 'names' or 'torchvision'")
     device = torch.device(device if device is not None else "cpu")
     dtype = _dtype(dtype)
     if reinit_head:
@@ -80,8 +82,6 @@ def compile_graph(
             initialize(model, graph, seed=seed)
     if feature_keys == "torchvision" and graph.output_dict:
         model.rename_outputs([str(i) for i in range(len(graph.outputs))])
-    elif feature_keys not in ("names", "torchvision"):
-        raise ValueError(f"feature_keys={feature_keys!r}: expected 'names' or 'torchvision'")
     if for_inference:
         from resnet_spec.compiler.passes import optimize_for_inference
 
