@@ -45,8 +45,8 @@ def classifier(graph: Graph) -> Classifier:
         ending = "`features`" if graph.output_dict else "`head: none`"
         raise WeightsError(
             f"nothing to reinitialize: {graph.name} has no classifier (it ends with {ending})",
-            None, "without --reinit-head (reinit_head=True) every tensor of this network "
-            "loads from the weights file")
+            None, "leave out --reinit-head (reinit_head=True): a backbone loads every tensor "
+            "it has from the file and leaves the file's classifier unused")
     keys: dict[str, Shape] = {}
     for node in nodes:
         keys.update(node.params())
@@ -79,6 +79,9 @@ def with_new_head(graph: Graph, weights: str | os.PathLike[str], *, seed: int,
     read_on = device if device.type != "meta" else torch.device("cpu")
     state = load_state_file(weights, device=read_on)
     old = {k: state.pop(k) for k in head.keys if k in state}
+    from resnet_spec.compiler.fit import fit_state
+
+    state = fit_state(state, graph, on_note=on_note)
     body = {k: s for k, s in graph.state_shapes().items() if k not in head.keys}
     check_fit(state, body, model=graph.name, source=os.fspath(weights))
     model = lower(graph, device="meta", dtype=dtype)

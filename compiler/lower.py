@@ -79,6 +79,28 @@ class PartModule(fx.GraphModule):
         return copied
 
 
+class Stage(nn.Sequential):
+    """A residual stage: an `nn.Sequential` of blocks (printed as one) that, once
+    `grad_checkpointing` is set (`model.set_grad_checkpointing()`), runs each block under
+    `torch.utils.checkpoint` while training with gradients, keeping only block inputs for the
+    backward pass. A batch norm inside then updates its running statistics twice per step, as
+    under timm's checkpointing."""
+
+    grad_checkpointing: bool = False
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.grad_checkpointing and self.training and torch.is_grad_enabled():
+            from torch.utils.checkpoint import checkpoint
+
+            for block in self:
+                x = checkpoint(block, x, use_reentrant=False)
+            return x
+        return super().forward(x)
+
+    def _get_name(self) -> str:
+        return "Sequential"
+
+
 class _SharedCodeGraph(fx.Graph):
     """An fx graph whose generated Python is shared with every graph of the same nodes: a
     ResNet repeats one block dozens of times (ResNet-1202: 600), and generating its code
@@ -127,6 +149,9 @@ class Lowering:
     """`device=` and `dtype=` for every module created."""
     modules: dict[str, nn.Module] = field(default_factory=dict)
     """The part's modules by their path below it, in the order the graph calls them."""
+    renamed: dict[str, str] = field(default_factory=dict)
+    """IR node name -> module path, where the module is not named after the node
+    (`TORCHVISION_ACTS`)."""
     values: dict[str, fx.Node] = field(default_factory=dict)
 
     def call(self, op: str, target: Any, args: tuple[Any, ...], name: str,
@@ -144,7 +169,7 @@ class Lowering:
                 and self.ir.node(source).op != "input")
 
     def module(self, name: str, module: nn.Module, args: tuple[Any, ...]) -> fx.Node:
-        path = self.part.local(name)
+        path = self.renamed.get(name) or self.part.local(name)
         if not self.part.path and "." in path and _holds_no_state(module):
             # torchvision's names for the parameter-free modules at the top, which the IR
             # groups under `stem.` and `head.` (the op class says which: `relu`, `maxpool`)
@@ -177,7 +202,11 @@ def lower(graph: Graph, *, device: Any = "meta", dtype: torch.dtype | None = Non
     outputs = {name: lo.values[node] for name, node in graph.outputs.items()}
     lo.graph.output(outputs if graph.output_dict else next(iter(outputs.values())))
     lo.graph.lint()
-    return PartModule(_nest(lo.modules), lo.graph, class_name=_class_name(graph.name))
+    from resnet_spec.compiler.model_api import Network, describe
+
+    root = Network(_nest(lo.modules), lo.graph, class_name=_class_name(graph.name))
+    root.meta[Network.FACTS] = describe(graph, {ir: node.name for ir, node in lo.values.items()})
+    return root
 
 
 def _lower_items(lo: Lowering, blocks: dict[str, Any]) -> None:
@@ -198,14 +227,17 @@ def _lower_items(lo: Lowering, blocks: dict[str, Any]) -> None:
 
 def _lower_part(graph: Graph, part: Part, factory: dict[str, Any], blocks: dict[str, Any]
                 ) -> nn.Module:
-    """One part as its own module: an `nn.Sequential` when its modules just run in turn."""
-    lo = Lowering(graph, part, _SharedCodeGraph(), factory)
+    """One part as its own module: an `nn.Sequential` when its modules just run in turn (a
+    `Stage` for a stage)."""
+    lo = Lowering(graph, part, _SharedCodeGraph(), factory,
+                  renamed=torchvision_acts(graph, blocks.get(part.path)))
     lo.values[part.input] = lo.graph.placeholder(INPUT_NAME)
     _lower_items(lo, blocks)
     lo.graph.output(lo.values[part.output])
     lo.graph.lint()
     if _is_chain(lo.graph) and all(path.isdigit() for path in lo.modules):
-        return nn.Sequential(OrderedDict(lo.modules))
+        stage = any(s.name == part.path and s.kind == "stage" for s in graph.stages)
+        return (Stage if stage else nn.Sequential)(OrderedDict(lo.modules))
     return PartModule(_nest(lo.modules), lo.graph, class_name=_part_class(part, blocks))
 
 
@@ -224,6 +256,26 @@ def _is_chain(graph: fx.Graph) -> bool:
         else:
             return False
     return False
+
+
+TORCHVISION_ACTS = ("relu", "relu_1", "relu_2")
+"""What a block of torchvision's layout calls its activations, in the order it runs them:
+torchvision calls one shared `relu` module two or three times, which fx names `relu`,
+`relu_1`, `relu_2` (`create_feature_extractor(model, {"layer4.2.relu_2": ...})`); here each is
+its own module under that name, so a hook on one still fires once per call."""
+
+
+def torchvision_acts(graph: Graph, block: Any) -> dict[str, str]:
+    """IR act name -> torchvision's name, for a block of torchvision's layout (its kind's
+    registration says `torchvision_acts`; ReLU; no squeeze-and-excitation); empty for any other
+    (which keeps the IR's names, timm's `act1`, `act2`, `act3`)."""
+    if block is None or not BLOCK_KINDS[block.kind].torchvision_acts or block.se:
+        return {}
+    acts = [graph.node(n) for n in block.nodes if graph.node(n).op == "act"
+            and graph.node(n).scope.block == block.name]
+    if len(acts) > len(TORCHVISION_ACTS) or any(a.kind.value != "relu" for a in acts):
+        return {}
+    return {act.name: new for act, new in zip(acts, TORCHVISION_ACTS, strict=False)}
 
 
 _PART_CLASSES = {"se": "SqueezeExcite", "downsample": "Downsample"}

@@ -47,6 +47,7 @@ def build(
     device: Any = None,
     dtype: Any = None,
     reinit_head: bool = False,
+    feature_keys: str = "names",
 ) -> torch.nn.Module:
     """Compile a spec into a torch module (torch is imported here, not before).
 
@@ -60,6 +61,12 @@ def build(
     The module has torchvision's and timm's names and layout; call `.eval()` on it for
     inference with those weights.
 
+    The module also has timm's model API (`forward_features`, `forward_head`,
+    `reset_classifier`, `num_classes`, `num_features`, `pretrained_cfg`, `feature_info`,
+    `set_grad_checkpointing`); a backbone has `out_channels`, and with
+    `feature_keys="torchvision"` a backbone's `features` come keyed `'0'`, `'1'`, ... as
+    torchvision's detection models expect.
+
     `for_inference=True` returns instead the module for running only: eval mode, each batch norm
     folded into its conv, dropout dropped, channels_last (the passes of
     `resnet_spec.compiler.passes`). It computes what the eval-mode module computes, to rounding,
@@ -70,5 +77,5 @@ def build(
     graph = spec if isinstance(spec, Graph) else elaborate(spec, overrides)
     return compile_graph(
         graph, weights=weights, seed=seed, for_inference=for_inference, device=device, dtype=dtype,
-        reinit_head=reinit_head,
+        reinit_head=reinit_head, feature_keys=feature_keys,
     )

@@ -12,7 +12,8 @@ Definitions (docs/cli.md repeats them for users):
   (`features`, `stem.widths`) is one field.
 - a field's *source* is the `file:line:col` of the value that set it, in whichever file of the
   `extends` chain it was written; `default` when no file set it. A stage's `shortcut` that its
-  stage leaves unset takes the top-level `shortcut`, and says so (`via shortcut`).
+  stage leaves unset takes the top-level `shortcut`, and says so (`via shortcut`); where it
+  does so on both sides, the top-level change is listed once, not again for each stage.
 - *boxes* are what the blocks-level diagram draws: every residual block (`layer2.3`), and the
   stem, final norm and head. Residual stages are matched by index (the n-th residual stage of A
   with the n-th of B), blocks by index within their stage, the others by name. A box of B
@@ -81,11 +82,20 @@ class BoxChanges:
     """In A only (named as in A)."""
     total: int
     """Boxes of B."""
+    changed_a: list[str] = field(default_factory=list)
+    """The changed boxes, named as in A."""
 
     @property
     def highlighted(self) -> frozenset[str]:
         """B's boxes to emphasize in its diagram."""
         return frozenset(self.changed) | frozenset(self.added)
+
+    def marks(self, side: str) -> dict[str, str]:
+        """Box name -> `changed`, `added` or `removed`, for the diagram of side `a` or `b`."""
+        if side == "a":
+            return {**dict.fromkeys(self.changed_a, "changed"),
+                    **dict.fromkeys(self.removed, "removed")}
+        return {**dict.fromkeys(self.changed, "changed"), **dict.fromkeys(self.added, "added")}
 
 
 @dataclass
@@ -142,12 +152,23 @@ def field_changes(a: Spec, b: Spec) -> list[FieldChange]:
         in_a, in_b = path in leaves_a, path in leaves_b
         if in_a and in_b and _same_value(leaves_a[path], leaves_b[path]):
             continue
-        changes.append(FieldChange(
+        change = FieldChange(
             format_path(path),
             _side(leaves_a[path], path, a._source) if in_a else None,
             _side(leaves_b[path], path, b._source) if in_b else None,
-        ))
+        )
+        if not _follows_a_listed_change(change, changes):
+            changes.append(change)
     return changes
+
+
+def _follows_a_listed_change(change: FieldChange, listed: list[FieldChange]) -> bool:
+    """Whether `change` (a stage's `shortcut`, left unset on both sides) only repeats the
+    change of the top-level field it takes its value from, already listed once."""
+    sides = [side for side in (change.a, change.b) if side is not None]
+    via = {side.via for side in sides}
+    return (len(sides) == 2 and len(via) == 1 and None not in via
+            and any(c.path == next(iter(via)) for c in listed))
 
 
 def _same_value(x: Any, y: Any) -> bool:
@@ -194,14 +215,15 @@ def cost_changes(a: GraphCost, b: GraphCost) -> list[CostChange]:
 def box_changes(a: Graph, b: Graph) -> BoxChanges:
     """Which of B's boxes differ from the box of A at the same place (module docstring)."""
     boxes_a, boxes_b = _boxes(a), _boxes(b)
-    changed, added = [], []
+    changed, changed_a, added = [], [], []
     for place, (name, nodes) in boxes_b.items():
         if place not in boxes_a:
             added.append(name)
         elif fingerprint(a, *boxes_a[place]) != fingerprint(b, name, nodes):
             changed.append(name)
+            changed_a.append(boxes_a[place][0])
     removed = [name for place, (name, _) in boxes_a.items() if place not in boxes_b]
-    return BoxChanges(changed, added, removed, len(boxes_b))
+    return BoxChanges(changed, added, removed, len(boxes_b), changed_a)
 
 
 def _boxes(graph: Graph) -> dict[tuple[Any, ...], tuple[str, list[str]]]:

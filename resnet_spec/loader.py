@@ -8,7 +8,6 @@ given in Python, at `<dict>` and the field's path; for an override, at the `--se
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 import types
@@ -32,6 +31,7 @@ from resnet_spec.errors import (
 from resnet_spec.overrides import apply_overrides
 from resnet_spec.plain import constraint_message, without_jargon
 from resnet_spec.schema import CONTROLS, NO_CONTROLS, Spec
+from resnet_spec.suggest import closest
 from resnet_spec.yaml_source import PathKey, SourceMap, format_path, parse_file
 
 _KIND_NAMES = {list: "list", str: "string", int: "number", float: "number", bool: "boolean"}
@@ -209,6 +209,12 @@ def _extend(value: dict[str, Any], source: SourceMap, path: Path, chain: list[Pa
     source.values.pop(("extends",), None)
     source.keys.pop(("extends",), None)
     layers = [*base_source.layers, *source.layers]
+    if value.get("name", base.get("name")) != base.get("name") and "description" not in value:
+        # a file that renames the model is another model: its parent's description is not its
+        # own
+        base.pop("description", None)
+        base_source.values.pop(("description",), None)
+        base_source.keys.pop(("description",), None)
     merged, merged_source = _merge(base, value, base_source, source, ())
     merged_source.layers = layers
     return merged, merged_source
@@ -290,8 +296,7 @@ def _misspelled_fields(located: list[tuple[dict[str, Any], PathKey]]) -> set[Pat
 
 
 def _closest(key: str, valid: list[str]) -> str | None:
-    close = difflib.get_close_matches(key, valid, n=1, cutoff=0.5)
-    return close[0] if close else None
+    return closest(key, valid)
 
 
 def _one_error(item: dict[str, Any], path: PathKey, source: SourceMap) -> SpecError:
@@ -392,8 +397,8 @@ def _enum_hint(item: dict[str, Any], path: PathKey) -> str:
         return ""
     # the choices as the error lists them: an enum's members, or the registered block kinds
     expected = re.findall(r"'([^']*)'", str((item.get("ctx") or {}).get("expected", "")))
-    close = difflib.get_close_matches(item["input"], expected, n=1, cutoff=0.5)
-    return f"did you mean `{close[0]}`?" if close else ""
+    close = closest(item["input"], expected)
+    return f"did you mean `{close}`?" if close else ""
 
 
 def _annotation_at(path: PathKey) -> Any:

@@ -123,6 +123,8 @@ class _Build:
     files: dict[str, str] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    handoff: str = ""
+    """The TensorRT hand-off script written beside model.onnx where TensorRT is missing."""
     _noted: int = 0
 
     def step(self, name: str, action: Callable[[_Build], None]) -> None:
@@ -185,7 +187,7 @@ def run_build(
     chosen = tuple(t for t in in_order(tuple(targets)) if t != "pt2")
     b = _start(spec, out, seed, weights, chosen, batch, precision, triton_backend,
                on_step, on_note, overrides, reinit_head=reinit_head, on_progress=on_progress)
-    return _run(b, (*STEPS[:-1], *chosen, STEPS[-1]))
+    return _run(b, (*STEPS[:-1], *b.targets, STEPS[-1]))
 
 
 def run_export(
@@ -214,7 +216,7 @@ def run_export(
     b = _start(spec, out, seed, weights, chosen, batch, precision, triton_backend,
                on_step, on_note, overrides, reinit_head=reinit_head, on_progress=on_progress)
     b.full = False
-    return _run(b, (*EXPORT_STEPS[:-1], *chosen, EXPORT_STEPS[-1]))
+    return _run(b, (*EXPORT_STEPS[:-1], *b.targets, EXPORT_STEPS[-1]))
 
 
 def _run(b: _Build, steps: tuple[str, ...]) -> BuildResult:
@@ -270,6 +272,13 @@ def _require_targets(b: _Build) -> None:
         lacking = target(name).missing()
         if lacking is None:
             continue
+        if name == "tensorrt" and "onnx" in b.targets and b.triton_backend != "tensorrt":
+            # the onnx target is what a GPU machine builds the engine from: write it, and
+            # the command that does, instead of nothing
+            b.handoff = handoff_script(b.spec, b.batch, b.precision)
+            b.targets = tuple(t for t in b.targets if t != "tensorrt")
+            b.reports["tensorrt"] = {"built": False, "why": lacking, "handoff": HANDOFF_FILE}
+            continue
         if name == "tensorrt":
             lacking += ". " + tensorrt_handoff(b.ref, b.batch, b.precision, b.given,
                                                b.overrides, _weights_options(b))
@@ -297,9 +306,27 @@ def tensorrt_handoff(ref: str, batch: BatchRange, precision: str,
     ref += "".join(f" --set {shlex.quote(text)}" for text in overrides)
     dims = (spec.input.channels, spec.input.height, spec.input.width)
     command = trtexec_command(dims, batch, "fp16" if precision == "fp16" else "fp32")
+    folder = shlex.quote(f"build/{spec.name}-onnx")
     return (f"Without it, build the same engine on a GPU machine from the onnx target: "
-            f"resnet-spec export {ref} --to onnx --batch {batch}{options}, then in that folder: "
-            f"{command}")
+            f"resnet-spec export {ref} --to onnx --batch {batch}{options} --out {folder}, then "
+            f"in {folder}: {command}")
+
+
+HANDOFF_FILE = "tensorrt.sh"
+"""The script `build --to onnx,tensorrt` writes beside model.onnx where TensorRT is missing."""
+
+
+def handoff_script(spec: Spec, batch: BatchRange, precision: str) -> str:
+    """The shell script that builds the TensorRT engine from the folder's model.onnx."""
+    dims = (spec.input.channels, spec.input.height, spec.input.width)
+    command = trtexec_command(dims, batch, "fp16" if precision == "fp16" else "fp32")
+    return ("#!/bin/sh\n"
+            "# TensorRT was not installed where this folder was built. On a machine with an\n"
+            "# NVIDIA GPU and TensorRT's trtexec, this builds model.engine from model.onnx\n"
+            f"# (batch {batch}).\n"
+            "set -e\n"
+            'cd "$(dirname "$0")"\n'
+            f"{command}\n")
 
 
 # -- the steps ------------------------------------------------------------------------------
@@ -405,6 +432,11 @@ def _target_step(name: str) -> Callable[[_Build], None]:
 
 def _publish(b: _Build) -> None:
     assert b.staging is not None and b.out is not None
+    if b.handoff:
+        b.write(HANDOFF_FILE, b.handoff)
+        b.note(f"tensorrt: not built here ({b.reports['tensorrt']['why']}); "
+               f"{b.out}/model.onnx is written, and on a GPU machine with trtexec this builds "
+               f"model.engine from it: sh {shlex.quote(str(b.out / HANDOFF_FILE))}")
     data = manifest(b)
     b.files = data["files"]
     b.write(MANIFEST, json.dumps(data, indent=2) + "\n")

@@ -36,6 +36,11 @@ def shape(dims: Sequence[int]) -> str:
     return "×".join(str(d) for d in dims)
 
 
+def many(n: int, noun: str) -> str:
+    """`1, "block"` -> `1 block`; `3, "block"` -> `3 blocks` (nouns that take an `s`)."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def exact(n: int) -> str:
     """`25557032` -> `25,557,032`."""
     return f"{n:,}"

@@ -20,6 +20,7 @@ import yaml
 
 from resnet_spec import files, limits
 from resnet_spec.errors import Loc, YamlError, shown
+from resnet_spec.yaml_words import explain
 
 PathKey = tuple[str | int, ...]
 
@@ -303,7 +304,9 @@ def _compose(text: str, display: str) -> yaml.Node | None:
             # PyYAML splits "expected a single document ... but found another" in two.
             problem = f"{err.context} {problem}"
         hint = "indent with spaces; YAML does not allow tabs" if "'\\t'" in problem else ""
-        raise YamlError(f"invalid YAML: {problem}", where, hint) from None
+        message, hint = (explain(problem, err.context, err.problem_mark, err.context_mark)
+                         or (f"invalid YAML: {problem}", hint))
+        raise YamlError(message, where, hint) from None
     except yaml.reader.ReaderError as err:
         where = _position(text, display, err.position)
         raise YamlError(f"the character U+{err.character:04X} is not allowed in a YAML file",

@@ -14,7 +14,7 @@ from resnet_spec.diff import DEFAULT, SpecDiff, diff_specs, fingerprint
 from resnet_spec.elaboration import elaborate
 from resnet_spec.loader import load
 from resnet_spec.render import RenderError, find_executable, to_dot
-from resnet_spec.render.palette import EMPHASIS
+from resnet_spec.render.palette import EMPHASIS, MARKS
 
 
 def _diff(a: str, b: str) -> SpecDiff:
@@ -30,12 +30,11 @@ def _fields(result: SpecDiff) -> dict[str, tuple]:
 def test_resnet50_against_resnet50d() -> None:
     result = _diff("resnet50", "resnet50d")
     fields = _fields(result)
-    assert list(fields) == ["name", "description", "stem.kind", "shortcut",
-                            *(f"stages[{i}].shortcut" for i in range(4))]
+    # the stages take the top-level shortcut on both sides: its change is listed once
+    assert list(fields) == ["name", "description", "stem.kind", "shortcut"]
     a_kind, b_kind = fields["stem.kind"]
     assert a_kind[0] == "conv" and a_kind[1].endswith("resnet50.yaml:8:14")
     assert b_kind[0] == "deep" and b_kind[1].endswith("resnet50c.yaml:5:14")  # up the chain
-    assert fields["stages[2].shortcut"][1] == ("avg_down", fields["shortcut"][1][1], "shortcut")
     assert result.boxes.changed == ["stem", "layer1.0", "layer2.0", "layer3.0", "layer4.0"]
     assert (result.boxes.added, result.boxes.removed, result.boxes.total) == ([], [], 18)
     costs = {row.name: row for row in result.costs}
@@ -110,10 +109,10 @@ def test_the_text_report(run_cli) -> None:
     result = run_cli("diff", "resnet50", "resnet50d")
     assert result.code == 0, result.err
     out = result.out
-    assert "8 fields differ:" in out
+    assert "4 fields differ:" in out
     assert re.search(r"  stem.kind\n    - \"conv\" +specs/resnet50.yaml:8:14\n"
                      r"    \+ \"deep\" +specs/resnet50c.yaml:5:14\n", out)
-    assert "specs/resnet50d.yaml:5:11 (via shortcut)" in out
+    assert "specs/resnet50d.yaml:5:11" in out and "(via shortcut)" not in out
     assert re.search(r"│ stem +│ +9.54K → 28.77K │ +\+19.23K \(\+201.7%\) │", out)
     assert re.search(r"│ total +│ 25.56M → 25.58M │", out)
     assert "blocks: 5 of B's 18 differ from A" in out
@@ -148,18 +147,34 @@ def test_an_invalid_spec_is_an_error(run_cli) -> None:
     assert result.err.startswith("resnet5: no spec file or built-in spec named")
 
 
-def _emphasized(dot: str) -> set[str]:
-    return set(re.findall(rf'^\s*"?([\w.]+)"? \[.*color="{EMPHASIS["color"]}"', dot, re.M))
+def _emphasized(dot: str, colour: str = EMPHASIS["color"]) -> set[str]:
+    return set(re.findall(rf'^\s*"?([\w./]+)"? \[.*color="{colour}"', dot, re.M))
 
 
-def test_the_diagram_marks_the_changed_blocks(run_cli, tmp_path: Path) -> None:
+def test_the_diagram_marks_the_changed_blocks_on_both_sides(run_cli, tmp_path: Path) -> None:
     out = tmp_path / "d.dot"
     result = run_cli("diff", "resnet50", "resnet50d", "-o", str(out))
     assert result.code == 0 and result.err == f"wrote {out}\n"
     dot = out.read_text()
-    assert _emphasized(dot) == {"stem", "layer1.0", "layer2.0", "layer3.0", "layer4.0",
-                                "legend_emphasis"}
-    assert "differs from resnet50" in dot
+    changed = {"stem", "layer1.0", "layer2.0", "layer3.0", "layer4.0", "legend_changed"}
+    assert _emphasized(dot) == {f"{side}/{name}" for side in "ab" for name in changed}
+    assert "A: resnet50" in dot and "B: resnet50d" in dot and "differs" in dot
+
+
+def test_the_diagram_draws_what_only_one_side_has(run_cli, tmp_path: Path) -> None:
+    out = tmp_path / "d.dot"
+    assert run_cli("diff", "resnet34", "resnet18", "-o", str(out)).code == 0
+    dot = out.read_text()
+    gone = {"layer1.2", "layer2.2", "layer2.3", "layer3.2", "layer3.3", "layer3.4", "layer3.5",
+            "layer4.2"}
+    assert _emphasized(dot, MARKS["removed"]["color"]) == {f"a/{n}" for n in gone} | {
+        "a/legend_removed"}
+    assert 'style="rounded,filled,dashed"' in dot and "only in A" in dot
+    assert not any(name.startswith("b/") for name in _emphasized(dot, MARKS["removed"]["color"]))
+    out.unlink()
+    assert run_cli("diff", "resnet18", "resnet34", "-o", str(out)).code == 0
+    assert _emphasized(out.read_text(), MARKS["added"]["color"]) == {f"b/{n}" for n in gone} | {
+        "b/legend_added"}
 
 
 def test_emphasized_blocks_are_never_folded_with_others() -> None:
@@ -178,4 +193,4 @@ def test_emphasized_blocks_are_never_folded_with_others() -> None:
 def test_an_svg(run_cli, tmp_path: Path) -> None:
     out = tmp_path / "d.svg"
     assert run_cli("diff", "resnet18", "resnet34", "-o", str(out)).code == 0
-    assert out.read_text().count(f'stroke="{EMPHASIS["color"]}"') >= 9  # 8 blocks, the key
+    assert out.read_text().count(f'stroke="{MARKS["added"]["color"]}"') >= 9  # 8 blocks, key

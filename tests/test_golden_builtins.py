@@ -17,6 +17,7 @@ import difflib
 import gzip
 import itertools
 import json
+import re
 import os
 from pathlib import Path
 
@@ -31,7 +32,10 @@ NAMES = builtins.names()
 
 
 def graph_json(name: str) -> str:
-    return json.dumps(resnet_spec.elaborate(name).to_json(), indent=2) + "\n"
+    text = json.dumps(resnet_spec.elaborate(name).to_json(), indent=2) + "\n"
+    # a location names the spec file by the path it was read from, which depends on where the
+    # package is installed: keep its name, line and column
+    return re.sub(r'"loc": "[^"]*/([^/"]+\.yaml:)', r'"loc": "\1', text)
 
 
 def dots(name: str) -> str:

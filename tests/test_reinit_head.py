@@ -241,8 +241,8 @@ def test_the_tensorrt_handoff_exports_the_same_weights(
                      str(torchvision18[1]), "--reinit-head", "--seed", "2", "--out",
                      str(folder / "trt"))
     assert result.code == 3
-    assert (f"--to onnx --batch 1:8:32 --weights {torchvision18[1]} --reinit-head --seed 2, "
-            "then in that folder") in result.err
+    assert (f"--to onnx --batch 1:8:32 --weights {torchvision18[1]} --reinit-head --seed 2 "
+            "--out build/resnet18_10-onnx, then in build/resnet18_10-onnx: trtexec") in result.err
 
 
 def test_the_classifier_is_read_from_the_ir_not_by_its_name(

@@ -45,7 +45,8 @@ def build(spec: str, out: Path | None, seed: int, weights: Path | None, reinit_h
     Progress goes to stderr, one line a step (long steps say what they are doing; -q for
     none); the closing line (params, MACs, folder) to
     stdout. A target this machine cannot build (tensorrt without CUDA) exits 3 before any
-    step.
+    step, except tensorrt beside onnx (--to onnx,tensorrt): then model.onnx is written with
+    tensorrt.sh, the trtexec command that builds the engine from it on a GPU machine.
 
     \b
     Examples:

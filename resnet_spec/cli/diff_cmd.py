@@ -1,5 +1,6 @@
 """`resnet-spec diff A B`: the resolved fields, the costs and the blocks that differ between two
-specs, as text, JSON or a diagram of B with its changed blocks marked; torch is never imported.
+specs, as text, JSON or a diagram of both with the blocks that differ marked; torch is never
+imported.
 The comparison itself is `resnet_spec.diff`."""
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ VALUE_COLUMN = 40
 @click.argument("b", metavar="B", shell_complete=complete_spec)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), callback=diagram_suffix,
-              help="Also draw B at the blocks level with the blocks that differ from A marked: "
+              help="Also draw A and B side by side at the blocks level, the blocks that "
+              "differ marked on both (changed red, only in A dashed grey, only in B green): "
               "FILE.svg, FILE.png or FILE.dot.")
 @set_option
 def diff(a: str, b: str, as_json: bool, output: str | None, overrides: tuple[str, ...]
@@ -60,15 +62,14 @@ def diff(a: str, b: str, as_json: bool, output: str | None, overrides: tuple[str
     else:
         _print_report(result, a, b)
     if output:
-        _draw(graph_b, result, output)
+        _draw(graph_a, graph_b, result, output)
 
 
-def _draw(graph_b: Any, result: Any, output: str) -> None:
-    from resnet_spec.render import RendererMissing, write_diagram
+def _draw(graph_a: Any, graph_b: Any, result: Any, output: str) -> None:
+    from resnet_spec.render import RendererMissing, write_sides
 
     try:
-        write_diagram(graph_b, output, level="blocks", emphasize=result.boxes.highlighted,
-                      emphasis=f"differs from {result.a_name}")
+        write_sides(graph_a, graph_b, result.boxes.marks("a"), result.boxes.marks("b"), output)
     except RendererMissing as err:
         raise CapabilityMissing(str(err)) from err
     click.echo(f"wrote {output}", err=True)

@@ -40,7 +40,8 @@ def export(spec: str, targets: tuple[str, ...], out: Path | None, weights: Path 
     pt2       model.pt2 (torch.export program, batch dynamic)
     onnx      model.onnx (batch dynamic; checked with onnxruntime)
     openvino  openvino/model.xml + model.bin (checked with OpenVINO on the CPU)
-    tensorrt  model.trt.ep + model.engine (needs CUDA and torch-tensorrt; else exit 3)
+    tensorrt  model.trt.ep + model.engine (needs CUDA and torch-tensorrt; else exit 3,
+              or with onnx too: model.onnx and tensorrt.sh, which builds it elsewhere)
     triton    triton/<name>/config.pbtxt + triton/<name>/1/<model file>
 
     The folder also holds spec.resolved.yaml (with any --set applied) and manifest.json

@@ -98,7 +98,9 @@ seed_option = click.option(
 )
 weights_option = click.option(
     "--weights", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="A .safetensors or .pt/.pth state_dict to load instead of random weights.",
+    help="A .safetensors or .pt/.pth state_dict to load instead of random weights. A "
+    "backbone (head: none) leaves a classifier file's fc unused; a stem for 1 or 4 input "
+    "channels adapts a 3-channel file's first conv as timm's in_chans (each with a note).",
 )
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from resnet_spec import units
 from resnet_spec.cli import EXIT_INVALID, output, report
 from resnet_spec.cli.completion import complete_spec
 from resnet_spec.cli.loading import load_spec
@@ -90,7 +91,8 @@ def _print_result(ref: str, graph: Graph | None, error: SpecError | None, quiet:
         outputs = ", ".join(
             f"{name} {_fmt(graph.node(node).shape)}" for name, node in graph.outputs.items()
         )
-        click.echo(f"ok  {graph.name}: {len(graph.blocks)} blocks, {outputs}  ({ref})")
+        blocks = units.many(len(graph.blocks), "block")
+        click.echo(f"ok  {graph.name}: {blocks}, {outputs}  ({ref})")
 
 
 def result_json(ref: str, graph: Graph | None, error: SpecError | None) -> dict[str, Any]:

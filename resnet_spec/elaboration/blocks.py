@@ -59,6 +59,9 @@ class BlockKind:
     """What `print(model)` calls its blocks (torchvision's `Bottleneck`)."""
     family: str = "other"
     """The colour family of its boxes in diagrams (`render.palette.FAMILY_COLOURS`)."""
+    torchvision_acts: bool = False
+    """Its blocks are torchvision's layout: with ReLU and no squeeze-and-excitation, their
+    activation modules take the names of torchvision's FX nodes (`relu`, `relu_1`, `relu_2`)."""
 
     def __call__(self, ctx: Ctx, block: BlockCtx, x: Cursor) -> Built:
         return self.build(ctx, block, x)
@@ -138,10 +141,11 @@ def _norm_act(ctx: Ctx, x: Cursor, n: str, *, zero_init: bool = False) -> Cursor
 _BOTTLENECK_FIELDS = ("groups", "base_width")
 
 BLOCK_KINDS: dict[str, BlockKind] = {kind.name: kind for kind in (
-    BlockKind("basic", basic, "two 3x3", module_class="BasicBlock", family="conv"),
+    BlockKind("basic", basic, "two 3x3", module_class="BasicBlock", family="conv",
+              torchvision_acts=True),
     BlockKind("bottleneck", bottleneck, "1x1, 3x3, 1x1", expansion=4,
               inner_width=bottleneck_width, fields=_BOTTLENECK_FIELDS,
-              module_class="Bottleneck", family="norm"),
+              module_class="Bottleneck", family="norm", torchvision_acts=True),
     BlockKind("preact_basic", preact_basic, "the pre-activation form of `basic`",
               preactivates=True, module_class="PreActBasicBlock", family="conv"),
     BlockKind("preact_bottleneck", preact_bottleneck,

@@ -12,6 +12,9 @@ from resnet_spec.errors import SchemaError
 from resnet_spec.ir import DropoutNode, GlobalPoolNode, LinearNode, Scope, StageInfo
 from resnet_spec.schema import HeadSpec, Spec
 
+CLASSIFIER = "fc"
+"""The name of the head's linear layer (torchvision's and timm's), in the IR and the module."""
+
 
 class Ending(str, Enum):
     """How a network ends, as its spec says."""
@@ -52,7 +55,7 @@ def classifier(ctx: Ctx, x: Cursor) -> None:
         x = ctx.add(GlobalPoolNode, "head.pool", [x], kind=head.pool)
         if head.dropout > 0:
             x = ctx.add(DropoutNode, "head.dropout", [x], p=head.dropout)
-        x = ctx.add(LinearNode, "fc", [x], in_features=x.shape[0],
+        x = ctx.add(LinearNode, CLASSIFIER, [x], in_features=x.shape[0],
                     out_features=head.classes)
     info.nodes = ctx.since(start)
     info.out_shape = x.shape

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable, Set
+from collections.abc import Callable, Mapping, Set
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ __all__ = [
     "render",
     "to_dot",
     "write_diagram",
+    "write_sides",
 ]
 
 LEVELS: tuple[str, ...] = ("stages", "blocks", "layers")
@@ -69,6 +70,18 @@ def to_dot(graph: Graph, *, level: str = "blocks", direction: str = "TB",
     return canvas.source
 
 
+def write_sides(a: Graph, b: Graph, marks_a: Mapping[str, str], marks_b: Mapping[str, str],
+                path: str | os.PathLike[str]) -> None:
+    """Write `diff -o`'s drawing of A and B side by side (`sides.to_dot_sides`) to `path`, its
+    format from the suffix; whole or not at all."""
+    from resnet_spec.render.sides import to_dot_sides
+
+    target = _checked_suffix(path)
+    source = to_dot_sides(a, b, marks_a, marks_b)
+    fmt = target.suffix.lower()[1:]
+    _write_atomic(target, source.encode("utf-8") if fmt == "dot" else render(source, fmt))
+
+
 def diagram_bytes(graph: Graph, fmt: str, **options: Any) -> bytes:
     """The diagram as `dot`, `svg` or `png` bytes."""
     source = to_dot(graph, **options)
@@ -78,13 +91,17 @@ def diagram_bytes(graph: Graph, fmt: str, **options: Any) -> bytes:
 def write_diagram(graph: Graph, path: str | os.PathLike[str], **options: Any) -> None:
     """Write a diagram to `path`, its format from the suffix (.svg, .png, .dot); `options` are
     `to_dot`'s. The file appears whole or not at all."""
+    target = _checked_suffix(path)
+    data = diagram_bytes(graph, target.suffix.lower()[1:], **options)
+    _write_atomic(target, data)
+
+
+def _checked_suffix(path: str | os.PathLike[str]) -> Path:
     target = Path(path)
-    suffix = target.suffix.lower()
-    if suffix not in SUFFIXES:
+    if target.suffix.lower() not in SUFFIXES:
         raise RenderError(f"cannot tell the diagram format of {str(target)!r}",
                           hint=f"end the file name in {', '.join(SUFFIXES)}")
-    data = diagram_bytes(graph, suffix[1:], **options)
-    _write_atomic(target, data)
+    return target
 
 
 def _umask() -> int:

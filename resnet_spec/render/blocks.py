@@ -3,6 +3,8 @@ small ⊕, and the shortcut as its own edge into that ⊕ beside the box, styled
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence, Set
+
 import graphviz
 
 from resnet_spec import units
@@ -49,7 +51,7 @@ def shortcut_text(graph: Graph, block: BlockInfo) -> str:
 
 
 def _draw_run(cluster: graphviz.Digraph, canvas: graphviz.Digraph, graph: Graph,
-              run: common.Run, source: str, emphasize: frozenset[str]) -> str:
+              run: common.Run, source: str, emphasize: Mapping[str, bool | str]) -> str:
     """Draw one run fed from `source`; return the node its output leaves from.
 
     Its nodes go into the stage's `cluster`, its edges into the root `canvas`: DOT makes a node
@@ -60,7 +62,7 @@ def _draw_run(cluster: graphviz.Digraph, canvas: graphviz.Digraph, graph: Graph,
     family = BLOCK_KINDS[b.kind].family
     cluster.node(b.name, common.box_label(header, _run_lines(run), _run_note(graph, run)),
                  width=str(BOX_WIDTH), group="main",
-                 **palette.box_style(family, b.name in emphasize), **extra)
+                 **palette.box_style(family, emphasize.get(b.name, False)), **extra)
     canvas.edge(source, b.name, label=common.edge_shape(b.in_shape), weight=SPINE_WEIGHT)
     if b.shortcut == "none":
         return b.name
@@ -74,7 +76,7 @@ def _draw_run(cluster: graphviz.Digraph, canvas: graphviz.Digraph, graph: Graph,
 
 
 def _stage_label(stage: StageInfo) -> str:
-    return f"{stage.name} · {stage.depth} blocks"
+    return f"{stage.name} · {units.many(stage.depth, 'block')}"
 
 
 def _spacer(graph: Graph, vertical: bool) -> float:
@@ -89,7 +91,7 @@ def _spacer(graph: Graph, vertical: bool) -> float:
 
 def _draw_stage(canvas: graphviz.Digraph, graph: Graph, stage: StageInfo,
                 runs: list[common.Run], source: str, spacer: float,
-                drawn: dict[str, str], emphasize: frozenset[str]) -> str:
+                drawn: dict[str, str], emphasize: Mapping[str, bool | str]) -> str:
     """Draw a stage's runs; record in `drawn` the node each block's output leaves from."""
     with canvas.subgraph(name=f"cluster_{stage.name}") as cluster:
         cluster.attr(label=_stage_label(stage), **palette.CLUSTER_ATTRS)
@@ -101,10 +103,15 @@ def _draw_stage(canvas: graphviz.Digraph, graph: Graph, stage: StageInfo,
 
 
 def draw(graph: Graph, canvas: graphviz.Digraph, collapse: bool,
-         emphasize: frozenset[str] = frozenset(), emphasis: str = "") -> None:
+         emphasize: Set[str] | Mapping[str, str] = frozenset(),
+         emphasis: str | Sequence[tuple[str, str]] = "") -> None:
     """Add the block-level picture to `canvas`; the blocks, stem, final norm or head named in
-    `emphasize` get a thick red border, which the legend explains as `emphasis`."""
-    runs = common.block_runs(graph, collapse, emphasize)
+    `emphasize` get a thick red border, which the legend explains as `emphasis`. Given as a
+    mapping, `emphasize` names each box's `palette.MARKS` kind, and `emphasis` lists the
+    legend's (words, kind) pairs."""
+    marks: dict[str, bool | str] = (dict(emphasize) if isinstance(emphasize, Mapping)
+                                    else dict.fromkeys(emphasize, True))
+    runs = common.block_runs(graph, collapse, frozenset(marks))
     common.io_node(canvas, graph.input, "input", graph.input_shape)
     source, shape = graph.input, graph.input_shape
     spacer = _spacer(graph, common.is_vertical(canvas))
@@ -112,11 +119,12 @@ def draw(graph: Graph, canvas: graphviz.Digraph, collapse: bool,
     for stage in graph.stages:
         if stage.kind == "stage":
             mine = [run for run in runs if run.first.stage == stage.name]
-            source = _draw_stage(canvas, graph, stage, mine, source, spacer, drawn, emphasize)
+            source = _draw_stage(canvas, graph, stage, mine, source, spacer, drawn, marks)
         else:
-            brief_box(canvas, graph, stage, stage.name in emphasize)
+            brief_box(canvas, graph, stage, marks.get(stage.name, False))
             canvas.edge(source, stage.name, label=common.edge_shape(shape), weight=SPINE_WEIGHT)
             source = stage.name
         shape = stage.out_shape
     common.outputs(canvas, graph, lambda node: drawn[node])
-    common.legend(canvas, common.shortcut_kinds(runs), emphasis if emphasize else "")
+    common.legend(canvas, common.shortcut_kinds(runs), emphasis if marks else "",
+                  common.bare_shortcuts(graph, runs))

@@ -186,19 +186,39 @@ def shortcut_kinds(runs: Iterable[Run]) -> list[str]:
     return [kind for kind in palette.SHORTCUT_STYLES if kind in present]
 
 
-def legend(canvas: graphviz.Digraph, kinds: Sequence[str], emphasis: str = "") -> None:
+def bare_shortcuts(graph: Graph, runs: Iterable[Run]) -> set[str]:
+    """The shortcut kinds drawn whose convs no norm follows in any block (a pre-activation
+    block's projection is a bare conv of its pre-activated input): the legend says so."""
+    normed: dict[str, bool] = {}
+    for run in runs:
+        for block in run.blocks:
+            ops_ = {graph.node(n).op for n in block.nodes
+                    if graph.node(n).scope.branch == "shortcut"}
+            normed[block.shortcut] = normed.get(block.shortcut, False) or "norm" in ops_
+    return {kind for kind, has_norm in normed.items() if not has_norm}
+
+
+def legend(canvas: graphviz.Digraph, kinds: Sequence[str],
+           emphasis: str | Sequence[tuple[str, str]] = "", bare: Iterable[str] = ()) -> None:
     """A small key of the shortcut edge styles in use, as real edges styled like the drawing,
-    and, given `emphasis`, a box styled as the emphasized ones saying what they are."""
+    and, given `emphasis`, a box styled as the emphasized ones saying what they are (or one
+    box per (words, `palette.MARKS` kind) pair). The shortcut kinds in `bare` are said
+    without their norm."""
+    bare = set(bare)
     if not kinds and not emphasis:
         return
+    marks: list[tuple[str, bool | str]] = ([(emphasis, True)] if isinstance(emphasis, str)
+                                           else list(emphasis))
     with canvas.subgraph(name="cluster_legend") as key:
         key.attr(label="key" if emphasis else "shortcuts", fontsize="10", style="rounded",
                  color="#c4c4c4", labeljust="l")
-        if emphasis:
-            key.node("legend_emphasis", esc(emphasis), fontsize="10",
-                     **palette.box_style("other", emphasized=True))
+        for words, mark in marks if emphasis else ():
+            key.node("legend_emphasis" if mark is True else f"legend_{mark}", esc(words),
+                     fontsize="10", **palette.box_style("other", emphasized=mark))
         for kind in kinds:
             text, style = palette.SHORTCUT_STYLES[kind]
+            if kind in bare:
+                text = text.removesuffix(" + norm")
             if kind == "none":  # nothing to show but the words (dot hides an invisible label)
                 key.node(f"legend_{kind}", text, shape="plaintext", style="", fontsize="10")
                 continue

@@ -10,6 +10,7 @@ from typing import Any
 
 import graphviz
 
+from resnet_spec import units
 from resnet_spec.ir import BlockInfo, Graph, StageInfo
 from resnet_spec.render import common, ops, palette
 
@@ -44,7 +45,9 @@ def _op_node(canvas: graphviz.Digraph, node: Any) -> None:
 
 
 def _stage_label(stage: StageInfo) -> str:
-    return f"{stage.name} · {stage.depth} blocks" if stage.kind == "stage" else stage.name
+    if stage.kind != "stage":
+        return stage.name
+    return f"{stage.name} · {units.many(stage.depth, 'block')}"
 
 
 def _run_label(run: common.Run) -> str:
@@ -129,4 +132,4 @@ def draw(graph: Graph, canvas: graphviz.Digraph, collapse: bool) -> None:
     drawn = [n.name for n in graph.nodes() if n.name not in alias]
     _edges(canvas, graph, drawn, alias)
     common.outputs(canvas, graph, lambda name: alias.get(name, name))
-    common.legend(canvas, common.shortcut_kinds(runs))
+    common.legend(canvas, common.shortcut_kinds(runs), bare=common.bare_shortcuts(graph, runs))

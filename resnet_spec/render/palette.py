@@ -103,6 +103,17 @@ def family_style(family: str) -> dict[str, str]:
     return {"fillcolor": fill, "color": border}
 
 
-def box_style(family: str, emphasized: bool = False) -> dict[str, str]:
-    """A box of this family, with the emphasis border when `emphasized`."""
-    return {**family_style(family), **(EMPHASIS if emphasized else {})}
+MARKS: dict[str, dict[str, str]] = {
+    "changed": EMPHASIS,
+    "added": {"color": "#009e73", "penwidth": "3.2"},
+    "removed": {"color": "#4d4d4d", "penwidth": "3.2", "style": "rounded,filled,dashed"},
+}
+"""The borders of `diff -o`'s two sides: a box that differs (red, as `EMPHASIS`), one only in B
+(bluish green), one only in A (dashed dark grey, so it reads as gone in any colours)."""
+
+
+def box_style(family: str, emphasized: bool | str = False) -> dict[str, str]:
+    """A box of this family, with the emphasis border when `emphasized` (a `MARKS` kind
+    for that kind's border)."""
+    mark = MARKS[emphasized] if isinstance(emphasized, str) else EMPHASIS if emphasized else {}
+    return {**family_style(family), **mark}

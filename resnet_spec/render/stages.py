@@ -37,7 +37,7 @@ def _drop_path(blocks: list[BlockInfo]) -> str:
 
 
 def brief_box(canvas: graphviz.Digraph, graph: Graph, stage: StageInfo,
-              emphasized: bool = False) -> None:
+              emphasized: bool | str = False) -> None:
     """The stem or the head as one box naming its ops in order (not its norms or activations)."""
     nodes = [graph.node(name) for name in stage.nodes]
     # the final norm of a pre-activation net has nothing but a norm and an activation: all shown
