@@ -1,0 +1,144 @@
+"""`benchmarks/gpu_check.py` on the CPU (issue 26): the JSON it writes and the table it prints
+for a tiny spec, its usage errors, the time budget, and a variant's failure kept to its row.
+The GPU run itself is recorded in docs/benchmarks.md when a GPU machine is at hand."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+SCRIPT = BENCHMARKS / "gpu_check.py"
+QUICK = ["--device", "cpu", "--spec", "cifar_resnet20", "--batches", "1,2", "--repeats", "2",
+         "--warmup", "1", "--anchor", "resnet18"]
+
+pytest.importorskip("torchvision")
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True,
+                          timeout=600, check=False)
+
+
+def _row(report: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(row for row in report["variants"] if row["name"] == name)
+
+
+def test_a_cpu_run_writes_the_json_and_prints_the_table(tmp_path: Path) -> None:
+    out = tmp_path / "result.json"
+    done = _run(*QUICK, "--variants", "export-fp32,export-bf16-cast,tensorrt-fp16",
+                "--out", str(out))
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(out.read_text())
+    assert report["device"]["type"] == "cpu" and report["spec"] == "cifar_resnet20"
+    assert report["versions"]["torch"] and report["batches"] == [1, 2]
+    assert report["check_batch"] == 2 and report["repeats"] == 2
+    assert [row["name"] for row in report["variants"]] == [
+        "torchvision-fp32", "export-fp32", "export-bf16-cast", "tensorrt-fp16"]
+    for name in ("torchvision-fp32", "export-fp32", "export-bf16-cast"):
+        row = _row(report, name)
+        assert row["status"] == "ok", row
+        for batch, cell in row["batches"].items():
+            assert cell["status"] == "ok" and cell["median_ms"] > 0
+            assert cell["images_per_s"] == pytest.approx(int(batch) * 1e3 / cell["median_ms"],
+                                                         rel=1e-3, abs=1e-3)
+            assert cell["ratio_vs_anchor"] > 0
+    assert all(cell["ratio_vs_anchor"] == 1.0
+               for cell in _row(report, "torchvision-fp32")["batches"].values())
+    # resnet18's weights do not fit cifar_resnet20: the anchor's outputs are not compared
+    assert _row(report, "torchvision-fp32")["accuracy"] is None
+    exact = _row(report, "export-fp32")["accuracy"]
+    assert exact["max_abs_error"] == 0.0 and exact["top1_agree"] == 2 and exact["of"] == 2
+    bf16 = _row(report, "export-bf16-cast")["accuracy"]
+    assert 0.0 < bf16["max_abs_error"] and bf16["relative_error"] < 0.05
+    assert bf16["reference_max_abs"] > 0
+    trt = _row(report, "tensorrt-fp16")
+    if importlib.util.find_spec("torch_tensorrt") is None:
+        assert trt["status"] == "not run"
+        assert "torch_tensorrt does not import" in trt["error"]
+        assert {cell["status"] for cell in trt["batches"].values()} == {"not run"}
+    assert report["published"]["samples_per_s"] == 88526
+    assert report["best"]["images_per_s"] == max(
+        cell["images_per_s"] for row in report["variants"] for cell in row["batches"].values()
+        if cell["status"] == "ok")
+    assert report["target"]["met"] is None and report["target"]["variant"] == "compile-bf16"
+    assert "not measured" in report["target"]["note"]
+
+    table = done.stdout
+    assert "torchvision resnet18 eager fp32 at 3x224x224" in table
+    assert "variant" in table and "batch 1" in table and "batch 2" in table
+    export_line = next(line for line in table.splitlines() if line.startswith("export-fp32"))
+    assert "0.00e+00" in export_line and "2/2" in export_line and "/s" in export_line
+    if trt["status"] == "not run":
+        assert "tensorrt-fp16" in table and "not run: torch_tensorrt does not import" in table
+    assert "88,526 samples/s" in table and "target: bf16 + torch.compile + CUDA graphs" in table
+    assert f"written: {out}" in table
+
+
+def test_a_budget_spent_skips_every_step_and_still_writes(tmp_path: Path) -> None:
+    out = tmp_path / "result.json"
+    done = _run(*QUICK, "--variants", "export-fp32", "--budget", "0", "--out", str(out))
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(out.read_text())
+    assert "--budget" in report["stopped_early"]
+    assert {row["status"] for row in report["variants"]} == {"skipped"}
+    assert report["best"] is None
+    assert "stopped early" in done.stdout
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--variants", "export-fp32,nope"], "--variants export-fp32,nope: unknown nope (choose"),
+    (["--batches", "1,0"], "--batches 1,0: expected positive integers"),
+    (["--repeats", "0"], "--repeats 0: too small"),
+])
+def test_usage_errors_are_one_line_and_exit_2(args: list[str], message: str) -> None:
+    done = _run("--device", "cpu", *args)
+    assert done.returncode == 2
+    assert done.stderr.startswith(message) and done.stderr.count("\n") == 1
+    assert not done.stdout
+
+
+def test_a_failing_variant_is_a_row_and_an_oom_a_cell(tmp_path: Path) -> None:
+    """In-process, with variants that fail on purpose: the run goes on around them."""
+    import torch
+
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        import gpu_check
+        import gpu_report
+        import gpu_variants
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+
+    def broken(models: gpu_variants.Models) -> gpu_variants.Runner:
+        raise RuntimeError("no kernel for this\nsecond line")
+
+    def out_of_memory_at_2(x: torch.Tensor) -> torch.Tensor:
+        if x.shape[0] == 2:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2 GiB")
+        return models.program.module()(x)
+
+    args = gpu_check.options(QUICK + ["--out", str(tmp_path / "r.json")])
+    models = gpu_variants.Models("cifar_resnet20", torch.device("cpu"), "resnet18",
+                                 args.batches, args.check_batch)
+    report = gpu_report.Report(args.out, {"variants": []})
+    budget = gpu_check.Budget(600.0, 0.0)
+    variants = [gpu_variants.Variant("broken", "fails to build", broken),
+                gpu_variants.Variant("big", "runs out of memory at batch 2",
+                                     lambda m: gpu_variants.Runner(out_of_memory_at_2))]
+    with torch.no_grad():
+        for variant in variants:
+            gpu_check.measure(variant, models, args, report, budget)
+    failed, big = report.document["variants"]
+    assert failed["status"] == "error"
+    assert failed["error"] == "RuntimeError: no kernel for this"
+    assert {cell["status"] for cell in failed["batches"].values()} == {"error"}
+    assert big["status"] == "ok" and big["batches"]["1"]["status"] == "ok"
+    assert big["batches"]["2"] == {"status": "error", "error": "out of memory (OutOfMemoryError)"}
+    assert big["accuracy"] is None and "out of memory" in big["error"]
