@@ -23,7 +23,9 @@ import argparse
 import gc
 import os
 import platform
+import shutil
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -41,26 +43,31 @@ def options(argv: list[str] | None) -> argparse.Namespace:
         epilog="variants: " + ", ".join(_variant_names()) + " (the anchor "
                "torchvision-fp32 always runs)")
     parser.add_argument("--spec", default="resnet50", help="a built-in spec or a spec file")
-    parser.add_argument("--device", default="cuda", choices=("cuda", "cpu"))
+    parser.add_argument("--device", default="cuda", choices=("cuda", "cpu"),
+                        help="default cuda")
     parser.add_argument("--batches", help=f"default {CUDA_BATCHES} on cuda, {CPU_BATCHES} on cpu")
     parser.add_argument("--variants", default="all", help="comma-separated names, or all")
-    parser.add_argument("--warmup", type=int, default=5, help="untimed calls per batch")
-    parser.add_argument("--repeats", type=int, default=20, help="timed calls per batch (median)")
+    parser.add_argument("--warmup", type=int, default=5, help="untimed calls per batch (5)")
+    parser.add_argument("--repeats", type=int, default=20,
+                        help="timed calls per batch, of which the median (20)")
     parser.add_argument("--check-batch", type=int,
                         help="batch of the accuracy check (default: the largest timed batch "
                              "up to 16)")
     parser.add_argument("--anchor", default="resnet50", help="the torchvision model timed as "
                         "the anchor, eager fp32 at 3x224x224")
     parser.add_argument("--budget", type=float, default=400.0,
-                        help="seconds in all; no step starts without the time it needs")
+                        help="seconds in all (400); no step starts without the time it "
+                             "needs")
     parser.add_argument("--reserve", type=float, default=90.0,
-                        help="seconds a compiling step needs before it starts (or the longest "
-                             "one seen so far)")
+                        help="seconds a compiling step needs left before it starts (90), or "
+                             "as long as the longest compile so far")
     parser.add_argument("--out", type=Path, help="the JSON file (default $OUT/gpu_check.json "
                         "where OUT is set, else ./gpu_check.json)")
-    parser.add_argument("--wheels", type=Path, help="first install the project and these "
-                        "wheels (gpu_setup.py) into --site, with --no-deps")
-    parser.add_argument("--site", type=Path, default=Path("/tmp/resnet-spec-site"))
+    parser.add_argument("--wheels", type=Path, metavar="DIR", help="first install the "
+                        "project and the wheels in DIR that this machine lacks into --site, "
+                        "with --no-deps (gpu_setup.py)")
+    parser.add_argument("--site", type=Path, metavar="DIR", default=Path("/tmp/resnet-spec-site"),
+                        help="where --wheels installs (default /tmp/resnet-spec-site)")
     args = parser.parse_args(argv)
     args.batches = _positive_list("--batches", args.batches or (
         CUDA_BATCHES if args.device == "cuda" else CPU_BATCHES))
@@ -117,9 +124,15 @@ def main(argv: list[str] | None = None) -> int:
     from gpu_report import Report, table
     from gpu_variants import BY_NAME, Models
 
-    device = torch.device(args.device)
+    from resnet_spec.errors import SpecError
+
+    try:
+        models = Models(args.spec, torch.device(args.device), args.anchor, args.batches,
+                        args.check_batch)
+    except SpecError as err:  # the user's, before any row
+        print(err, file=sys.stderr)
+        return 1
     report = Report(args.out, header(args, torch, installed))
-    models = Models(args.spec, device, args.anchor, args.batches, args.check_batch)
     budget = Budget(args.budget, args.reserve)
     with torch.no_grad():
         for name in args.variants:
@@ -128,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     if budget.stopped:
         report.document["stopped_early"] = budget.stopped
     report.finish(time.monotonic() - START)
-    print(table(report.document))
+    print(table(report.document), flush=True)
     return 0
 
 
@@ -164,8 +177,7 @@ def header(args: argparse.Namespace, torch: Any, installed: list[str]) -> dict[s
                   "capability": f"{props.major}.{props.minor}",
                   "memory_gib": round(props.total_memory / 2**30, 1)}
     else:
-        device = {"type": "cpu", "name": platform.processor() or platform.machine(),
-                  "threads": torch.get_num_threads()}
+        device = {"type": "cpu", "name": _cpu_name(), "threads": torch.get_num_threads()}
     timer = "CUDA events" if cuda else "perf_counter"
     return {
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
@@ -173,7 +185,8 @@ def header(args: argparse.Namespace, torch: Any, installed: list[str]) -> dict[s
         "settings": {"cudnn_allow_tf32": torch.backends.cudnn.allow_tf32,
                      "matmul_allow_tf32": torch.backends.cuda.matmul.allow_tf32,
                      "cudnn_benchmark": torch.backends.cudnn.benchmark},
-        "installed": installed, "batches": args.batches, "check_batch": args.check_batch,
+        "project": project(), "installed": installed,
+        "batches": args.batches, "check_batch": args.check_batch,
         "warmup": args.warmup, "repeats": args.repeats, "budget_s": args.budget,
         "timing": f"median of {args.repeats} calls after {args.warmup} warm-up, {timer}",
         "anchor": {"variant": "torchvision-fp32",
@@ -181,6 +194,32 @@ def header(args: argparse.Namespace, torch: Any, installed: list[str]) -> dict[s
         "reference": "the exported program at fp32 (TF32 off)", "out": str(args.out),
         "stopped_early": None,
     }
+
+
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as info:
+            return next(line.split(":", 1)[1].strip() for line in info
+                        if line.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.processor() or platform.machine()
+
+
+def project() -> dict[str, str | None]:
+    """Where the project ran from, and the tree's commit where git can tell (a copy of the
+    working tree without .git cannot)."""
+    import resnet_spec
+
+    def git(*args: str) -> str | None:
+        if not shutil.which("git"):
+            return None
+        done = subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, text=True,
+                              check=False)
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    commit, changes = git("rev-parse", "HEAD"), git("status", "--porcelain")
+    return {"path": str(Path(resnet_spec.__file__).parent), "commit": commit,
+            "uncommitted_changes": bool(changes) if changes is not None else None}
 
 
 def versions(torch: Any) -> dict[str, str | None]:
@@ -210,6 +249,7 @@ def measure(variant: Any, models: Any, args: argparse.Namespace, report: Any,
     if not budget.allows(variant.slow_setup):
         row.update(status="skipped", error="time budget")
         _skip_rest(row)
+        progress(f"{variant.name}: skipped (time budget)")
         return
     progress(f"{variant.name}: setting up")
     start = time.monotonic()
@@ -218,10 +258,12 @@ def measure(variant: Any, models: Any, args: argparse.Namespace, report: Any,
     except Unavailable as err:
         row.update(status="not run", error=str(err))
         _skip_rest(row, "not run")
+        progress(f"{variant.name}: not run: {err}")
         return
     except Exception as err:  # one variant's failure is its row, not the run's end
         row.update(status="error", error=describe(err))
         _skip_rest(row, "error")
+        progress(f"{variant.name}: error: {row['error']}")
         _release()
         return
     row["setup_s"] = round(time.monotonic() - start, 2)
@@ -233,11 +275,14 @@ def measure(variant: Any, models: Any, args: argparse.Namespace, report: Any,
         if not budget.allows(runner.compiles):
             cell.update(status="skipped", error="time budget")
             continue
+        x = None
         try:
             x = _input(runner, models, batch, torch)
             ms, first = median_ms(runner, x, models.device, args.warmup, args.repeats, torch)
-        except Exception as err:
+        except Exception as err:  # out of memory at this batch, say: the next may fit
             cell.update(status="error", error=describe(err))
+            progress(f"{variant.name}: batch {batch}: error: {cell['error']}")
+            del x
             _release()
             continue
         del x

@@ -7,6 +7,7 @@ No torch here: the document is plain data, and `table(document)` prints any save
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sys
@@ -111,9 +112,13 @@ def verdict(doc: dict[str, Any]) -> dict[str, Any]:
 def table(doc: dict[str, Any]) -> str:
     """The document as the text table `gpu_check.py` prints."""
     device, versions = doc["device"], doc["versions"]
+    if device["type"] == "cuda":
+        software = (f"torch {versions['torch']}, CUDA {versions['cuda']}, "
+                    f"cuDNN {versions['cudnn']}")
+    else:
+        software = f"torch {versions['torch']}, {device['threads']} threads"
     lines = [
-        f"{doc['spec']} on {device['name']} ({device['type']}); torch {versions['torch']}, "
-        f"CUDA {versions['cuda'] or '-'}, cuDNN {versions['cudnn'] or '-'}, "
+        f"{doc['spec']} on {device['name']} ({device['type']}); {software}, "
         f"Python {versions['python']}",
         f"anchor: {doc['anchor']['what']}; {doc['timing']}",
         f"accuracy: against {doc['reference']} on a fixed batch of {doc['check_batch']}",
@@ -128,7 +133,7 @@ def table(doc: dict[str, Any]) -> str:
         if row["status"] != "ok":
             lines.append(text + f"  {row['status']}: {row['error']}")
             continue
-        failed = []
+        failed = [row["error"]] if row["error"] else []  # the accuracy check's
         for batch in batches:
             cell = row["batches"][str(batch)]
             text += f"  {_cell(cell):>18}"
@@ -154,7 +159,13 @@ def _cell(cell: dict[str, Any]) -> str:
     if cell["status"] != "ok":
         return cell["status"]
     ratio = cell.get("ratio_vs_anchor")
-    return f"{cell['images_per_s']:,.0f}/s " + (f"{ratio:5.2f}x" if ratio is not None else "  -  ")
+    return f"{_images(cell['images_per_s'])}/s " + (f"{ratio:5.2f}x" if ratio is not None
+                                                     else "  -  ")
+
+
+def _images(per_second: float) -> str:
+    """Whole images per second, or three digits below 100 (a CPU's 0.42)."""
+    return f"{per_second:,.0f}" if per_second >= 100 else f"{per_second:.3g}"
 
 
 def _summary(doc: dict[str, Any]) -> list[str]:
@@ -162,7 +173,7 @@ def _summary(doc: dict[str, Any]) -> list[str]:
     top, published = doc.get("best"), doc.get("published")
     if top and published:
         lines.append(f"best: {top['variant']} at batch {top['batch']}: "
-                     f"{top['images_per_s']:,.0f} images/s; published for context: "
+                     f"{_images(top['images_per_s'])} images/s; published for context: "
                      f"{published['what']}: {published['samples_per_s']:,} samples/s "
                      f"({published['best_over_published']:.2f}x of it)")
     target = doc.get("target")
@@ -178,5 +189,17 @@ def _summary(doc: dict[str, Any]) -> list[str]:
     return lines
 
 
+def main() -> None:
+    parser = argparse.ArgumentParser(description="print a saved gpu_check.py run's table")
+    parser.add_argument("json", type=Path, help="the file gpu_check.py wrote")
+    path = parser.parse_args().json
+    try:
+        print(table(json.loads(path.read_text())))
+    except (OSError, ValueError, KeyError) as err:
+        print(f"{path}: not a gpu_check.py result ({type(err).__name__}: {err})",
+              file=sys.stderr)
+        raise SystemExit(1) from None
+
+
 if __name__ == "__main__":
-    print(table(json.loads(Path(sys.argv[1]).read_text())))
+    main()

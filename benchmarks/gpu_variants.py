@@ -52,23 +52,21 @@ class Runner:
 
 
 class Models:
-    """What the variants share, each made on first use: the spec's graph, its eval module and
-    exported program on the device, programs cast to other dtypes, and the fp32 reference."""
+    """What the variants share: the spec's graph, then, each made on first use, its eval module
+    and exported program on the device, programs cast to other dtypes, the fp32 reference."""
 
     def __init__(self, spec: str, device: torch.device, anchor: str, batches: list[int],
                  check_batch: int) -> None:
+        """Elaborates the spec at once: a bad one raises its SpecError here."""
+        import resnet_spec
+
+        self.graph = resnet_spec.elaborate(spec)
         self.spec = spec
         self.device = device
         self.anchor = anchor
         self.batches = batches
         self.check_batch = check_batch
         self._cast: dict[str, Any] = {}
-
-    @cached_property
-    def graph(self) -> Any:
-        import resnet_spec
-
-        return resnet_spec.elaborate(self.spec)
 
     @cached_property
     def module(self) -> torch.nn.Module:
