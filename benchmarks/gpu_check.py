@@ -1,15 +1,15 @@
 """GPU inference of a spec on CUDA, variant by variant, against torchvision eager (issue 26).
 
 For the spec (default resnet50) on the device: the exported program at fp32, bf16 and fp16
-(autocast and cast), torch.compile (max-autotune: CUDA graphs on CUDA), the AOTInductor
-package, and the project's TensorRT target where torch_tensorrt imports. Each variant's output
+(autocast and cast), torch.compile (max-autotune: CUDA graphs on CUDA), AOTInductor
+packages, and the project's TensorRT target where torch_tensorrt imports. Each variant's output
 is compared with the exported program's in full fp32 on a fixed batch (max error, top-1
 agreement), and each is timed at every batch (warm-up, then the median of --repeats; CUDA
 events on CUDA, perf_counter on the CPU) against torchvision's ResNet-50 eager fp32 on the same
 device. A variant that fails (out of memory, a missing package or torch feature) is a row with
 its error; a step starts only while the --budget has time for it, so the run ends cleanly.
 
-One JSON (--out; $OUT/gpu_check.json where OUT is set) is rewritten after every row, and a table
+One JSON (--out; $OUT/gpu_check.json where OUT is set) is rewritten after every cell; a table
 is printed at the end. On a GPU machine with its own torch and no network, --wheels installs the
 project from the working tree first (`gpu_setup.py`):
 
@@ -121,6 +121,10 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.device == "cuda" and not torch.cuda.is_available():
         _usage("--device cuda: torch sees no CUDA GPU here (--device cpu runs on the CPU)")
+    import torchvision
+
+    if not callable(getattr(torchvision.models, args.anchor, None)):
+        _usage(f"--anchor {args.anchor}: not a torchvision model (resnet50, resnet18, ...)")
     from gpu_report import Report, table
     from gpu_variants import BY_NAME, Models
 
@@ -134,10 +138,13 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     report = Report(args.out, header(args, torch, installed))
     budget = Budget(args.budget, args.reserve)
-    with torch.no_grad():
-        for name in args.variants:
-            measure(BY_NAME[name], models, args, report, budget)
-            report.save()
+    try:
+        with torch.no_grad():
+            for name in args.variants:
+                measure(BY_NAME[name], models, args, report, budget)
+                report.save()
+    finally:
+        models.close()
     if budget.stopped:
         report.document["stopped_early"] = budget.stopped
     report.finish(time.monotonic() - START)

@@ -10,6 +10,7 @@ from one seed), so each output can be compared with the exported program's at fp
 from __future__ import annotations
 
 import copy
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -61,7 +62,6 @@ class Models:
         import resnet_spec
 
         self.graph = resnet_spec.elaborate(spec)
-        self.spec = spec
         self.device = device
         self.anchor = anchor
         self.batches = batches
@@ -96,6 +96,11 @@ class Models:
     def folder(self) -> Path:
         """Where compiled packages go while the check runs."""
         return Path(tempfile.mkdtemp(prefix="gpu_check_"))
+
+    def close(self) -> None:
+        """Remove the compiled packages."""
+        if "folder" in self.__dict__:
+            shutil.rmtree(self.folder, ignore_errors=True)
 
     @cached_property
     def check_input(self) -> torch.Tensor:

@@ -107,7 +107,7 @@ def test_usage_errors_are_one_line_and_exit_2(args: list[str], message: str) -> 
     assert not done.stdout
 
 
-def test_a_bad_spec_is_exit_1_and_no_gpu_exit_2(tmp_path: Path) -> None:
+def test_a_bad_spec_is_exit_1_a_bad_anchor_or_no_gpu_exit_2(tmp_path: Path) -> None:
     import torch
 
     done = _run("--device", "cpu", "--spec", "nosuch", "--out", str(tmp_path / "r.json"))
@@ -115,6 +115,9 @@ def test_a_bad_spec_is_exit_1_and_no_gpu_exit_2(tmp_path: Path) -> None:
     assert done.stderr == ("nosuch: no spec file or built-in spec named `nosuch`; "
                            "`resnet-spec list` shows the built-ins\n")
     assert not (tmp_path / "r.json").exists()
+    done = _run("--device", "cpu", "--anchor", "nosuch")
+    assert done.returncode == 2
+    assert done.stderr == "--anchor nosuch: not a torchvision model (resnet50, resnet18, ...)\n"
     if not torch.cuda.is_available():
         done = _run("--spec", "cifar_resnet20", "--out", str(tmp_path / "r.json"))
         assert done.returncode == 2
