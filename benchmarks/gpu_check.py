@@ -361,27 +361,28 @@ def median_ms(runner: Any, x: Any, device: Any, warmup: int, repeats: int,
 def accuracy(runner: Any, models: Any, torch: Any) -> dict[str, Any] | None:
     """The runner's output on the fixed batch against the fp32 reference: the largest
     absolute difference, that over the reference's largest magnitude, and how many images
-    have the same top-1 class."""
+    have the same top-1 class. NaN or inf in the output is an error (`max_error`'s)."""
+    from resnet_spec.compiler.export import max_error
+
     if not runner.comparable:
         return None
     with runner.context():
         runner.step()
-        got = _tensors(runner.call(models.check_input.to(getattr(torch, runner.dtype))))
-    want = _tensors(models.reference)
-    worst = max(float((g.float() - w.float()).abs().max()) for g, w in zip(got, want,
-                                                                            strict=True))
-    scale = max(float(w.float().abs().max()) for w in want)
+        got = _arrays(runner.call(models.check_input.to(getattr(torch, runner.dtype))))
+    want = _arrays(models.reference)
+    worst, scale = max_error(want, got, "the output", models.check_batch)
     result: dict[str, Any] = {"max_abs_error": worst, "relative_error": worst / max(scale, 1e-12),
                               "reference_max_abs": scale, "top1_agree": None,
                               "of": models.check_batch}
-    if len(want) == 1 and want[0].dim() == 2:  # logits: classes agree?
-        result["top1_agree"] = int((got[0].float().argmax(1) == want[0].argmax(1)).sum())
+    if list(want) == ["output"] and want["output"].ndim == 2:  # logits: classes agree?
+        result["top1_agree"] = int((got["output"].argmax(1) == want["output"].argmax(1)).sum())
     return result
 
 
-def _tensors(output: Any) -> list[Any]:
-    """A model's outputs as a list of tensors: one, or a backbone's dict in key order."""
-    return [output[k] for k in sorted(output)] if isinstance(output, dict) else [output]
+def _arrays(output: Any) -> dict[str, Any]:
+    """A model's outputs as float32 arrays by name: a tensor, or a backbone's dict."""
+    tensors = output if isinstance(output, dict) else {"output": output}
+    return {name: t.detach().float().cpu().numpy() for name, t in tensors.items()}
 
 
 def describe(err: BaseException) -> str:
