@@ -17,8 +17,8 @@ import difflib
 import gzip
 import itertools
 import json
-import re
 import os
+import re
 from pathlib import Path
 
 import pytest
