@@ -78,13 +78,13 @@ def _registered_block_kind(value: Any) -> Any:
         return value
     # the error type of an enum, so that it is worded and hinted as every other choice
     raise PydanticCustomError("enum", "Input should be {expected}",
-                              {"expected": _in_words(list(block_kinds()))})
+                              {"expected": _in_words(sorted(block_kinds()))})
 
 
 def _block_kind_schema(schema: dict[str, Any]) -> None:
     # an override's is `anyOf: [string, null]`: the choices go on the string
     target = next((s for s in schema.get("anyOf", []) if s.get("type") == "string"), schema)
-    target["enum"] = list(block_kinds())
+    target["enum"] = sorted(block_kinds())  # whatever order plugins registered them in
 
 
 BlockKindName = Annotated[str, BeforeValidator(_registered_block_kind)]
