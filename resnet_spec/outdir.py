@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import glob
 import json
 import os
 import shutil
@@ -157,10 +158,22 @@ def open_to_umask(folder: Path) -> None:
 def remove_stale_staging(target: Path) -> None:
     """Delete staging folders of earlier builds of `target` whose process no longer runs."""
     prefix = _staging_prefix(target)
-    for path in target.absolute().parent.glob(prefix + "*"):
-        pid = path.name[len(prefix):].split("-", 1)[0]
-        if pid.isdigit() and not _alive(int(pid)) and not path.is_symlink() and path.is_dir():
+    for path in target.absolute().parent.glob(glob.escape(prefix) + "*"):
+        pid = _staging_pid(path.name[len(prefix):].split("-", 1)[0])
+        if pid is not None and not _alive(pid) and not path.is_symlink() and path.is_dir():
             shutil.rmtree(path, ignore_errors=True)
+
+
+def _staging_pid(text: str) -> int | None:
+    """The process id in a staging folder's name, or None for a name no build made (any
+    folder may be named like one: `²` or twenty digits are no process id)."""
+    if not (text.isascii() and text.isdigit()) or len(text) > MAX_PID_DIGITS:
+        return None
+    return int(text)
+
+
+MAX_PID_DIGITS = 10
+"""Linux process ids stay below 2**22, other systems' below 2**31."""
 
 
 def _alive(pid: int) -> bool:
@@ -170,6 +183,8 @@ def _alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True  # another user's process
+    except (OverflowError, OSError):
+        return True  # no process this system can name: not ours to delete
     return True
 
 

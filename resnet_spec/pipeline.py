@@ -358,9 +358,12 @@ def _cost(b: _Build) -> None:
 
 
 def _compile(b: _Build) -> None:
-    from resnet_spec.build_memory import check_fits
+    from resnet_spec.build_memory import check_fits, pipeline_workload
 
-    check_fits(b.graph, b.cost)  # before torch is even imported: refuse what will not fit
+    # before torch is even imported: refuse what will not fit, with the batches and targets
+    # this run will really check
+    check_fits(b.graph, b.cost, workload=pipeline_workload(
+        b.targets, b.batch.check_batches(), full=b.full, weights_file=b.weights is not None))
     from resnet_spec.compiler import compile_graph
     from resnet_spec.compiler.export import save_safetensors
 
