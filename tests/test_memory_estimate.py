@@ -98,16 +98,14 @@ def _peak(args: list[str]) -> int:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("case", ["build cifar_resnet20", "build wide_stem",
-                                  "export wide_stem onnx", "bench cifar_resnet20"])
+@pytest.mark.parametrize("case", ["build wide_stem", "export wide_stem onnx",
+                                  "bench cifar_resnet20"])
 def test_the_estimate_is_within_one_and_a_half_times_the_measured_peak(
         tmp_path: Path, case: str) -> None:
     stem = tmp_path / "wide_stem.yaml"
     stem.write_text(WIDE_STEM)
     out = ["--out", str(tmp_path / "out"), "-q"]
     runs = {
-        "build cifar_resnet20": (["build", "cifar_resnet20", *out], "cifar_resnet20",
-                                 [bm.BUILD]),
         "build wide_stem": (["build", str(stem), *out], str(stem), [bm.BUILD]),
         "export wide_stem onnx": (
             ["export", str(stem), "--to", "onnx", "--batch", "8", *out], str(stem),
