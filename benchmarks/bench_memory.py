@@ -14,7 +14,6 @@ Exits 1 when a case misses the target.
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 import tempfile
@@ -60,13 +59,23 @@ def cases(stem: str) -> dict[str, tuple[list[str], str, bm.Workload | list[bm.Wo
     }
 
 
+PEAK = """
+import os, subprocess, sys
+process = subprocess.Popen([sys.executable, "-m", "resnet_spec", *sys.argv[1:]],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+_, status, usage = os.wait4(process.pid, 0)
+print(os.waitstatus_to_exitcode(status), usage.ru_maxrss * 1024)  # Linux reports KiB
+"""
+"""Started from a fresh small process: Linux counts in a child's peak the memory of the process
+it was forked from, and exec does not reset it."""
+
+
 def peak_of(args: list[str]) -> tuple[int, int]:
     """(peak resident bytes, exit code) of `python -m resnet_spec ARGS` and its children."""
-    process = subprocess.Popen([sys.executable, "-m", "resnet_spec", *args],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
-    return usage.ru_maxrss * 1024, process.returncode  # Linux reports KiB
+    done = subprocess.run([sys.executable, "-c", PEAK, *args], capture_output=True, text=True,
+                          check=True)
+    code, peak = map(int, done.stdout.split())
+    return peak, code
 
 
 def estimated(spec: str, workload: bm.Workload | list[bm.Workload]) -> int:
