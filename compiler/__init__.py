@@ -100,7 +100,7 @@ def _with_weights(graph: Graph, weights: str | os.PathLike[str], device: torch.d
     state = fit_state(state, graph, on_note=on_note)
     check_fit(state, graph.state_shapes(), model=graph.name, source=os.fspath(weights),
               hint=misfit_hint(state, graph))
-    state = cast_state(state, dtype, device)
+    state = cast_state(state, dtype, device, source=os.fspath(weights))
     model = lower(graph, device="meta", dtype=dtype)
     model.load_state_dict(state, strict=True, assign=True)
     return model

@@ -88,8 +88,8 @@ def with_new_head(graph: Graph, weights: str | os.PathLike[str], *, seed: int,
     if device.type != "meta":
         model.to_empty(device=device)
         initialize(model, graph, seed=seed)
-    missing, unexpected = model.load_state_dict(cast_state(state, dtype, device), strict=False,
-                                                assign=True)
+    state = cast_state(state, dtype, device, source=os.fspath(weights))
+    missing, unexpected = model.load_state_dict(state, strict=False, assign=True)
     assert set(missing) == set(head.keys) and not unexpected, (missing, unexpected)
     on_note(reinit_note(head, old, len(state), os.fspath(weights), seed))
     return model

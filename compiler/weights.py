@@ -20,6 +20,7 @@ from typing import Any
 import torch
 
 from resnet_spec import files
+from resnet_spec.compiler.torch_file import NotWeights, read_torch
 from resnet_spec.errors import Loc, SpecError, shown
 from resnet_spec.ir import Shape
 
@@ -39,12 +40,14 @@ def load_state_file(path: str | os.PathLike[str], *, device: Any = None
     try:
         with os.fdopen(files.open_regular(path), "rb") as f:
             head = f.read(9)
-        state = _read_safetensors(path, device) if _is_safetensors(head) else _read_torch(
-            path, device)
+        state = _read_safetensors(path, device) if _is_safetensors(head) else read_torch(
+            path, head, device)
     except files.FileProblem as e:
         raise WeightsError(f"cannot read the weights file: {e}", where) from None
     except OSError as e:
         raise WeightsError(f"cannot read the weights file: {e.strerror or e}", where) from e
+    except NotWeights as e:
+        raise WeightsError(f"not a safetensors or torch state dict file: {e}", where) from e
     except (RuntimeError, ValueError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile,
             ImportError) as e:
         first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
@@ -65,10 +68,6 @@ def _read_safetensors(path: str | os.PathLike[str], device: torch.device) -> Any
         return load_file(path, device=str(device))
     except SafetensorError as e:
         raise ValueError(str(e)) from e
-
-
-def _read_torch(path: str | os.PathLike[str], device: torch.device) -> Any:
-    return torch.load(path, map_location=device, weights_only=True)
 
 
 def _as_state_dict(state: Any, where: Loc) -> dict[str, torch.Tensor]:
@@ -113,11 +112,12 @@ def check_numbers(state: Mapping[str, torch.Tensor], *, source: str) -> None:
     """Raise a WeightsError if the tensors are not real floating-point numbers fit to run:
     integer, bool or complex dtypes, NaN or infinity, a negative running variance."""
     where = Loc(source, line=0)
+    check_storage(state, source=source)
     wrong = [k for k, v in state.items() if not _dtype_fits(k, v)]
     if wrong:
         dtypes = ", ".join(sorted({str(state[k].dtype).removeprefix("torch.") for k in wrong}))
         raise WeightsError(f"{_listing(f'tensors of dtype {dtypes}', wrong)}; parameters and "
-                           "statistics must be floating point", where,
+                           "statistics must be float16, bfloat16, float32 or float64", where,
                            "an integer, quantized or complex export? save the float state_dict")
     broken = [k for k, v in state.items() if v.is_floating_point() and not _all_finite(v)]
     if broken:
@@ -133,7 +133,11 @@ def check_numbers(state: Mapping[str, torch.Tensor], *, source: str) -> None:
 def _dtype_fits(key: str, tensor: torch.Tensor) -> bool:
     if key.endswith("num_batches_tracked"):  # a counter: any real number type
         return not (tensor.is_complex() or tensor.dtype is torch.bool)
-    return tensor.is_floating_point()
+    return tensor.dtype in COMPUTE_DTYPES  # float8s cannot even be summed on a CPU
+
+
+COMPUTE_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+"""The floating-point dtypes a parameter or statistic may have in a weights file."""
 
 
 def _all_finite(tensor: torch.Tensor) -> bool:
@@ -148,11 +152,35 @@ def _listing(what: str, keys: list[str]) -> str:
     return f"{len(keys)} {what}: " + ", ".join(shown(k) for k in keys[:SHOWN]) + more
 
 
-def cast_state(state: dict[str, torch.Tensor], dtype: torch.dtype, device: torch.device
-               ) -> dict[str, torch.Tensor]:
+def check_storage(state: Mapping[str, torch.Tensor], *, source: str) -> None:
+    """WeightsError for tensors with no ordinary data to load: sparse or other layouts, the
+    meta device (shapes without values)."""
+    kinds = (("sparse or other non-dense tensors", lambda v: v.layout != torch.strided),
+             ("tensors without data (the meta device)", lambda v: v.is_meta))
+    for what, test in kinds:
+        found = [k for k, v in state.items() if test(v)]
+        if found:
+            raise WeightsError(_listing(what, found), Loc(source, line=0),
+                               "save the dense state_dict of a module that holds its weights")
+
+
+def cast_state(state: dict[str, torch.Tensor], dtype: torch.dtype, device: torch.device,
+               *, source: str = "") -> dict[str, torch.Tensor]:
     """Every tensor on `device`, floating ones in `dtype` (integer buffers such as
-    `num_batches_tracked` keep theirs). Tensors already right are kept, not copied."""
-    return {
+    `num_batches_tracked` keep theirs). Tensors already right are kept, not copied. A value
+    finite in the file but beyond `dtype`'s range (a float64 of 1e300 in float32) is a
+    WeightsError naming the tensor: the finiteness check must hold for what is loaded."""
+    cast = {
         k: v.to(device=device, dtype=dtype if v.is_floating_point() else v.dtype)
         for k, v in state.items()
     }
+    narrowed = [k for k, v in state.items() if v.is_floating_point() and v.dtype != dtype
+                and not _all_finite(cast[k])]
+    if narrowed:
+        wider = ", ".join(sorted({str(state[k].dtype).removeprefix("torch.") for k in narrowed}))
+        limit = torch.finfo(dtype).max
+        raise WeightsError(
+            _listing(f"tensors of {wider} overflow {str(dtype).removeprefix('torch.')} (beyond "
+                     f"±{limit:.3g})", narrowed), Loc(source, line=0) if source else None,
+            "a corrupted file, or values no network computes with; check how it was saved")
+    return cast

@@ -22,13 +22,24 @@ def names() -> list[str]:
     return sorted(p.stem for p in specs_dir().glob("*.yaml"))
 
 
+MAX_NAME = 200
+"""Characters of a built-in's name: far beyond any shipped one, within every file system's
+255-byte file name (a longer name is simply no built-in, not an `OSError`)."""
+
+
 def is_name(text: str) -> bool:
-    return bool(_NAME.match(text)) and not text.endswith((".yaml", ".yml"))
+    return (len(text) <= MAX_NAME and bool(_NAME.match(text))
+            and not text.endswith((".yaml", ".yml")))
 
 
 def path_of(name: str) -> Path | None:
+    if not is_name(name):
+        return None
     path = specs_dir() / f"{name}.yaml"
-    return path if path.is_file() else None
+    try:
+        return path if path.is_file() else None
+    except OSError:  # whatever the file system refuses to look up is no built-in
+        return None
 
 
 def suggest(name: str) -> str | None:

@@ -35,6 +35,11 @@ class TargetUnavailable(Exception):
     and how to get it."""
 
 
+MAX_BATCH = 1 << 16
+"""The largest batch `--batch` takes: ONNX Runtime and TensorRT index with 32-bit numbers,
+and the deployment checks run the batches they are given."""
+
+
 @dataclass(frozen=True)
 class BatchRange:
     """The batch sizes a deployed model serves: TensorRT's min/opt/max profile, Triton's
@@ -47,6 +52,9 @@ class BatchRange:
     def __post_init__(self) -> None:
         if not 1 <= self.min <= self.opt <= self.max:
             raise OptionError(f"--batch {self}: need 1 <= MIN <= OPT <= MAX")
+        if self.max > MAX_BATCH:
+            raise OptionError(f"--batch {self}: at most {MAX_BATCH} (a batch is checked "
+                              "by running it; the memory check judges what fits below that)")
 
     def __str__(self) -> str:
         return f"{self.min}:{self.opt}:{self.max}"
@@ -55,10 +63,15 @@ class BatchRange:
     def parse(cls, text: str) -> BatchRange:
         """`MIN:OPT:MAX` (`1:8:32`), or one number for a fixed batch."""
         parts = text.split(":")
-        if len(parts) not in (1, 3) or not all(p.strip().isdigit() for p in parts):
+        if len(parts) not in (1, 3) or not all(_is_count(p) for p in parts):
             raise OptionError(f"--batch {text!r}: expected MIN:OPT:MAX such as 1:8:32, "
                              "or one batch size")
-        numbers = [int(p) for p in parts]
+        # a number too long to be in range is not converted (Python refuses 4,300 digits)
+        numbers = [int(p) if len(p.strip()) <= len(str(MAX_BATCH)) else MAX_BATCH + 1
+                   for p in parts]
+        if max(numbers) > MAX_BATCH:
+            raise OptionError(f"--batch {text!r}: at most {MAX_BATCH} (a batch is checked by "
+                              "running it; the memory check judges what fits below that)")
         return cls(*(numbers * 3 if len(numbers) == 1 else numbers))
 
     def check_batches(self) -> tuple[int, ...]:
@@ -71,6 +84,12 @@ class BatchRange:
 
     def as_json(self) -> dict[str, int]:
         return {"min": self.min, "opt": self.opt, "max": self.max}
+
+
+def _is_count(text: str) -> bool:
+    """ASCII digits only: `²` is a digit to Python, not a batch size."""
+    text = text.strip()
+    return text.isascii() and text.isdigit()
 
 
 DEFAULT_BATCH = BatchRange()

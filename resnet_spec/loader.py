@@ -18,7 +18,7 @@ from typing import Any, Union
 
 from pydantic import BaseModel, ValidationError
 
-from resnet_spec import builtins, files, limits
+from resnet_spec import builtins, confine, files, limits
 from resnet_spec.errors import (
     ExtendsError,
     Loc,
@@ -193,8 +193,10 @@ def _extend(value: dict[str, Any], source: SourceMap, path: Path, chain: list[Pa
     here = source.value(("extends",))
     if not isinstance(parent_ref, str) or not parent_ref:
         raise ExtendsError("`extends` takes a file path or a built-in spec's name", here)
-    parent = _resolve_extends(parent_ref, path, here)
     names = [*chain, path]
+    # before anything at the path is looked at: its existence is news from outside too
+    confine.check(path.parent / parent_ref, names[0].parent, parent_ref, here)
+    parent = _resolve_extends(parent_ref, path, here)
     if parent in names:
         cycle = " -> ".join(display_name(p) for p in [*names[names.index(parent) :], parent])
         raise ExtendsError(f"`extends` forms a cycle: {cycle}", here)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import glob
 import json
 import os
 import shutil
@@ -37,6 +38,12 @@ class OutputError(SpecError):
 
 def check_target(out: Path) -> Path:
     """`out` if a build may write it; else an OutputError saying why and what to do instead."""
+    if out.name in ("", "..") or out.name != Path(os.path.abspath(out)).name:
+        raise OutputError(
+            f"--out {out}: name the build's folder itself, not `/`, `.` or `..` (the build "
+            "writes beside it, then renames its work into place)",
+            hint=f"give it as {Path(os.path.abspath(out))}" if out.name == ".." else
+            "choose a folder below it")
     if out.is_symlink():
         raise OutputError(
             f"--out {out} is a symbolic link; a build never writes or deletes through a link",
@@ -63,12 +70,12 @@ def foreign_entries(folder: Path) -> list[str] | None:
     """What in `folder` no build wrote: [] for an empty folder or an intact build folder,
     the foreign entries (relative paths) of a build folder, None for a folder with no build
     manifest. Links are never followed and always foreign."""
-    entries = _entries(folder)
-    if not entries:
+    if _is_empty(folder):
         return []
-    listed = _manifest_files(folder)
+    listed = _manifest_files(folder)  # first: `/` or a home folder is refused without a walk
     if listed is None:
         return None
+    entries = _entries(folder)
     allowed = {MANIFEST, *listed}
     parents = {p for name in allowed for p in _parents(name)}
     foreign = []
@@ -77,6 +84,11 @@ def foreign_entries(folder: Path) -> list[str] | None:
         if kind == "link" or name not in wanted:
             foreign.append(name)
     return sorted(foreign)
+
+
+def _is_empty(folder: Path) -> bool:
+    with os.scandir(folder) as entries:
+        return next(entries, None) is None
 
 
 def _entries(folder: Path) -> list[tuple[str, str]]:
@@ -157,10 +169,22 @@ def open_to_umask(folder: Path) -> None:
 def remove_stale_staging(target: Path) -> None:
     """Delete staging folders of earlier builds of `target` whose process no longer runs."""
     prefix = _staging_prefix(target)
-    for path in target.absolute().parent.glob(prefix + "*"):
-        pid = path.name[len(prefix):].split("-", 1)[0]
-        if pid.isdigit() and not _alive(int(pid)) and not path.is_symlink() and path.is_dir():
+    for path in target.absolute().parent.glob(glob.escape(prefix) + "*"):
+        pid = _staging_pid(path.name[len(prefix):].split("-", 1)[0])
+        if pid is not None and not _alive(pid) and not path.is_symlink() and path.is_dir():
             shutil.rmtree(path, ignore_errors=True)
+
+
+def _staging_pid(text: str) -> int | None:
+    """The process id in a staging folder's name, or None for a name no build made (any
+    folder may be named like one: `²` or twenty digits are no process id)."""
+    if not (text.isascii() and text.isdigit()) or len(text) > MAX_PID_DIGITS:
+        return None
+    return int(text)
+
+
+MAX_PID_DIGITS = 10
+"""Linux process ids stay below 2**22, other systems' below 2**31."""
 
 
 def _alive(pid: int) -> bool:
@@ -170,39 +194,99 @@ def _alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True  # another user's process
+    except (OverflowError, OSError):
+        return True  # no process this system can name: not ours to delete
     return True
 
 
-def swap_into_place(staging: Path, target: Path, *, replace: bool = True) -> None:
+Identity = tuple[int, int]
+"""A folder's (device, inode): what a rename keeps and a new folder never has."""
+
+
+def identity(folder: Path) -> Identity | None:
+    """The identity of the folder at `folder` (links not followed), None if none is there."""
+    try:
+        status = os.lstat(folder)
+    except OSError:
+        return None
+    return (status.st_dev, status.st_ino)
+
+
+def swap_into_place(staging: Path, target: Path, *, replace: bool | Identity = True
+                    ) -> str | None:
     """Make `staging` the folder at `target`. A folder already there is replaced only if it
-    still may be (empty, or a build's) and only if it was there when the build began
-    (`replace`): of two builds racing for a new folder, the first to finish wins."""
+    still may be (empty, or a build's) and only if it is the one that was there when the build
+    began (`replace`: its identity, or True for any): of two builds racing for a folder, new
+    or existing, the first to finish wins and the other says so. Returns a note when the
+    previous folder could not be deleted whole (the new one is in place all the same)."""
     if not os.path.lexists(target) and _rename_noreplace(staging, target):
-        return
+        return None
     if not replace:
         raise OutputError(
             f"--out {target} was created by another process while this build ran; it is kept "
             "and this build's result discarded", hint="build again, or choose another --out")
     check_target(target)
+    began = replace if isinstance(replace, tuple) else None
     if _exchange(staging, target):
-        _remove_previous(staging, target)
-        return
+        return _remove_previous(staging, target, began)
     # no atomic exchange here: a kill between these renames leaves no folder at `target`
     old = staging.with_name(staging.name + ".old")
     os.rename(target, old)
     os.rename(staging, target)
-    shutil.rmtree(old)
+    return delete_previous(old)
 
 
-def _remove_previous(previous: Path, target: Path) -> None:
-    """Delete the folder swapped out of `target`, unless something replaced it after the
-    check: then swap it back and refuse."""
+def _remove_previous(previous: Path, target: Path, began: Identity | None) -> str | None:
+    """Delete the folder swapped out of `target`, unless it is not the one this build began
+    with (another build's, finished meanwhile) or something changed it after the check: then
+    swap it back and refuse."""
+    if began is not None and identity(previous) != began:
+        _exchange(previous, target)
+        raise OutputError(
+            f"--out {target} was replaced by another build while this one ran; that build's "
+            "folder is kept and this build's result discarded",
+            hint="build again, or choose another --out")
     if foreign_entries(previous) == []:
-        shutil.rmtree(previous)
-        return
+        return delete_previous(previous)
     _exchange(previous, target)
     raise OutputError(f"--out {target} changed while this build ran; it is kept as it is",
                       hint="build again")
+
+
+def delete_previous(folder: Path) -> str | None:
+    """Delete a replaced build folder; a note instead of an error when part of it cannot be
+    (the new build is in place by then). What can be told beforehand (a folder inside that
+    this user may not change) keeps it whole; what only deleting tells (an immutable file)
+    leaves the rest of it."""
+    blocked = _undeletable(folder)
+    if blocked is None:
+        failures: list[str] = []
+        shutil.rmtree(folder, onerror=lambda _f, path, exc: failures.append(
+            f"{path}: {getattr(exc[1], 'strerror', None) or exc[1]}"))
+        if not failures:
+            return None
+        blocked = failures[0]
+    kept = _out_of_staging(folder)
+    return (f"the previous build was replaced, but its old folder could not be deleted "
+            f"({blocked}); it is left at {kept}: delete it yourself")
+
+
+def _out_of_staging(folder: Path) -> Path:
+    """Rename a kept old folder out of the staging names, which later builds clean up."""
+    kept = folder.with_name(folder.name.replace(".build-", ".previous-", 1))
+    try:
+        os.rename(folder, kept)
+    except OSError:
+        return folder
+    return kept
+
+
+def _undeletable(folder: Path) -> str | None:
+    """The first folder inside `folder` whose entries this process may not delete, or None."""
+    for root, _, _ in os.walk(folder, followlinks=False):
+        if not os.access(root, os.W_OK | os.X_OK):
+            return f"{root}: permission denied"
+    return None
 
 
 def _renameat2(a: Path, b: Path, flags: int) -> int | None:

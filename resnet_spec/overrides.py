@@ -29,12 +29,27 @@ def parse_override(text: str) -> tuple[PathKey, str]:
     path_text, sep, value = text.partition("=")
     if not sep:
         raise OverrideSyntaxError(f"`{shown(text)}` is not PATH=VALUE, e.g. head.classes=10")
+    # bounded before splitting: each step of a path costs work proportional to its length
+    if path_text.count(".") >= limits.MAX_YAML_DEPTH:
+        raise OverrideSyntaxError(
+            f"`{shown(path_text)}` has {path_text.count('.') + 1} parts; a PATH has at most "
+            f"{limits.MAX_YAML_DEPTH}, as a spec nests at most that deep")
     parts = path_text.strip().split(".")
     if any(not part for part in parts):
         raise OverrideSyntaxError(
             f"`{shown(path_text)}` is not a PATH: dot-separated keys and 0-based list "
             "indices, e.g. stages.1.depth")
-    return tuple(int(p) if p.isdigit() else p for p in parts), value
+    return tuple(_index(p) if p.isdigit() else p for p in parts), value
+
+
+def _index(part: str) -> int:
+    """A list index: ASCII digits only (`²` and `٣` are digits to Python, not to a PATH),
+    and no more of them than a number in a spec file may have."""
+    if not part.isascii() or len(part) > limits.MAX_NUMBER_DIGITS:
+        raise OverrideSyntaxError(
+            f"`{shown(part)}` is not a list index: 0-based, written with the digits 0-9 "
+            f"(at most {limits.MAX_NUMBER_DIGITS} of them)")
+    return int(part)
 
 
 def option_loc(text: str) -> Loc:

@@ -33,12 +33,14 @@ from resnet_spec.deploy import (
     in_order,
     trtexec_command,
 )
+from resnet_spec.errors import SpecError
 from resnet_spec.ir import Graph
 from resnet_spec.loader import SpecInput, load, spec_ref
 from resnet_spec.outdir import (
     MANIFEST,
     check_target,
     discard,
+    identity,
     open_staging,
     open_to_umask,
     swap_into_place,
@@ -109,8 +111,9 @@ class _Build:
     full: bool = True
     """A build writes the graph, diagram and summary too; an export only the targets."""
     staging: Path | None = None
-    replace: bool = False
-    """Whether a folder was at `out` when the build began (only then is one replaced)."""
+    replace: Any = False
+    """The identity of the folder at `out` when the build began (`outdir.identity`), or False:
+    only that folder is replaced."""
     spec: Spec | None = None
     graph: Graph | None = None
     cost: Any = None
@@ -144,7 +147,8 @@ class _Build:
         self._noted = len(self.notes)
 
     def note(self, line: str) -> None:
-        self.notes.append(line)
+        if line not in self.notes:  # the `.pt2` step and a target may find the same thing
+            self.notes.append(line)
 
     def progress(self, message: str) -> None:
         """Tell `on_progress` what the running step is doing now."""
@@ -226,9 +230,23 @@ def _run(b: _Build, steps: tuple[str, ...]) -> BuildResult:
     try:
         for name in steps:
             b.step(name, STEP_ACTIONS.get(name) or _target_step(name))
+    except SpecError as err:
+        _name_the_output(err, b)
+        raise
     finally:
         discard(b.staging)
     return _result(b)
+
+
+def _name_the_output(err: SpecError, b: _Build) -> None:
+    """Say `--out`'s path where a message names a file in the staging folder, which is
+    deleted as the error is reported."""
+    if b.staging is None or b.out is None:
+        return
+    staged, out = os.fspath(b.staging), os.fspath(b.out)
+    err.message = err.message.replace(staged, out)
+    err.hint = err.hint.replace(staged, out)
+    err.args = (err.message, *err.args[1:])
 
 
 def _start(spec: SpecInput, out: str | os.PathLike[str] | None, seed: int,
@@ -337,7 +355,7 @@ def _load(b: _Build) -> None:
         b.spec = load(b.ref if b.given is None else b.given, b.overrides)
     default = b.spec.name if b.full else "-".join((b.spec.name, *b.targets))
     b.out = check_target(b.out or Path("build") / default)
-    b.replace = b.out.exists()
+    b.replace = identity(b.out) or False  # only the folder there now may be replaced
     b.staging = open_staging(b.out)
     path = b.write("spec.resolved.yaml", resolved_yaml(b.spec))
     # the resolved spec must stand on its own: re-read it and expect the same settings
@@ -385,9 +403,12 @@ def _cost(b: _Build) -> None:
 
 
 def _compile(b: _Build) -> None:
-    from resnet_spec.build_memory import check_fits
+    from resnet_spec.build_memory import check_fits, pipeline_workload
 
-    check_fits(b.graph, b.cost)  # before torch is even imported: refuse what will not fit
+    # before torch is even imported: refuse what will not fit, with the batches and targets
+    # this run will really check
+    check_fits(b.graph, b.cost, workload=pipeline_workload(
+        b.targets, b.batch.check_batches(), full=b.full, weights_file=b.weights is not None))
     from resnet_spec.compiler import compile_graph
     from resnet_spec.compiler.export import save_safetensors
 
@@ -399,11 +420,14 @@ def _compile(b: _Build) -> None:
 
 
 def _export(b: _Build) -> None:
-    from resnet_spec.compiler.export import export_pt2
+    from resnet_spec.compiler.export import export_pt2, nonfinite_note
 
     assert b.graph is not None
     b.program = export_pt2(b.module, b.graph, b.staged("model.pt2"), keep=b.reference,
                            progress=b.progress)
+    note = nonfinite_note(b.reference)
+    if note is not None:
+        b.note(note)
 
 
 def _trace(b: _Build) -> None:
@@ -441,8 +465,10 @@ def _publish(b: _Build) -> None:
     b.files = data["files"]
     b.write(MANIFEST, json.dumps(data, indent=2) + "\n")
     open_to_umask(b.staging)
-    swap_into_place(b.staging, b.out, replace=b.replace)
+    leftover = swap_into_place(b.staging, b.out, replace=b.replace)
     b.staging = None
+    if leftover is not None:
+        b.note(leftover)
 
 
 STEP_ACTIONS: dict[str, Callable[[_Build], None]] = {

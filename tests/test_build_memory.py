@@ -31,10 +31,10 @@ def test_the_estimate_adds_up_from_the_ir() -> None:
     cost = analyze(graph)
     need = estimate(graph, cost)
     state = sum(math.prod(s) for s in graph.state_shapes().values())
-    assert need.weights == 3 * 4 * state
-    assert need.inputs == 3 * 4 * 3 * 32 * 32
-    assert need.activations == 3 * 4 * 16 * 32 * 32  # the first stage's maps are the largest
-    assert need.total == need.weights + need.inputs + need.activations + (1 << 30)
+    assert need.weights == 2 * 4 * state  # the module and the exported program
+    assert need.inputs == 3 * 4 * 3 * 32 * 32  # the check's batch of 3
+    assert need.activations == 4 * 3 * 4 * 16 * 32 * 32  # the first stage's maps, 4 alive
+    assert need.total == need.weights + need.inputs + need.activations + (900 << 20)
 
 
 def test_a_huge_input_is_refused_at_input(tmp_path: Path,
@@ -43,9 +43,10 @@ def test_a_huge_input_is_refused_at_input(tmp_path: Path,
     with pytest.raises(LimitError) as caught:
         check_fits(graph, analyze(graph), available=16 << 30)
     text = str(caught.value)
-    assert text.startswith("spec.yaml:3:8: input: building needs about 58.1 GiB of memory, "
-                           "16.0 GiB is available: the 3×16384×16384 example input makes "
-                           "activations of up to 16.0 GiB (`conv1`)")
+    assert text.startswith("spec.yaml:3:8: input: building needs about 202.0 GiB of memory, "
+                           "16.0 GiB is available: the 3×16384×16384 input makes "
+                           "activations of up to 16.0 GiB an image (`conv1`), and about 4 of "
+                           "them are alive at once at batch 3")
     assert "a smaller `input` height and width" in caught.value.hint
 
 
@@ -75,6 +76,6 @@ def test_build_refuses_before_compiling_and_leaves_nothing(tmp_path: Path, run_c
     result = run_cli("build", "huge.yaml", "--out", "out")
     assert result.code == 1
     assert "[6/8] compile    failed" in result.err
-    assert "huge.yaml:3:8: input: building needs about 58.1 GiB of memory, 24.0 GiB is " \
+    assert "huge.yaml:3:8: input: building needs about 202.0 GiB of memory, 24.0 GiB is " \
            "available" in result.err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["huge.yaml"]

@@ -58,7 +58,7 @@ def test_out_dot_is_refused_at_once(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     monkeypatch.chdir(tmp_path / "proj")
     start = time.perf_counter()
     code, _, err = run_build("my.yaml", "--out", ".")
-    assert code == 1 and "--out . exists and is not a folder resnet-spec wrote" in err
+    assert code == 1 and "--out .: name the build's folder itself, not" in err
     assert time.perf_counter() - start < 5, "refused before compiling"
     assert tree(tmp_path / "proj") == before
     assert [p.name for p in tmp_path.iterdir()] == ["proj"]
@@ -197,7 +197,7 @@ def test_remove_previous_swaps_back_what_it_may_not_delete(tmp_path: Path) -> No
     (staging / "new.txt").write_text("this build")
     assert outdir._exchange(staging, target)
     with pytest.raises(OutputError, match="changed while this build ran"):
-        outdir._remove_previous(staging, target)
+        outdir._remove_previous(staging, target, None)
     assert (target / "user.txt").read_text() == "mine"
 
 

@@ -2,8 +2,9 @@
 
 fp32 files must match: max abs error <= 1e-4 x max(1, |output|) at each check batch, else the
 build fails. Reduced-precision files are measured, not judged: their max error and top-1
-agreement with the module on a fixed set of images go in the manifest. NaN or inf in an output
-fails every file, whatever its precision.
+agreement with the module on a fixed set of images go in the manifest. NaN or inf where the
+module's output is finite (or the other way round) fails every file, whatever its precision;
+where the module's own output overflows (a deep net at random init), the file's must too.
 """
 
 from __future__ import annotations
@@ -14,7 +15,13 @@ from typing import Any
 
 import numpy as np
 
-from resnet_spec.compiler.export import ExportError, example_input, judge_fp32, max_error
+from resnet_spec.compiler.export import (
+    ExportError,
+    example_input,
+    judge_fp32,
+    max_error,
+    nonfinite_note,
+)
 from resnet_spec.compiler.targets.job import Job
 
 Runner = Callable[[np.ndarray], dict[str, np.ndarray]]
@@ -82,8 +89,9 @@ def _key(x: np.ndarray) -> tuple[Any, ...]:
 
 def check(job: Job, label: str, run: Runner, runtime: str, precision: str | None = None
           ) -> CheckResult:
-    """Compare `run` with the module; ExportError if an fp32 file differs or any output is not
-    finite. `label` names the file in messages; `precision` is the file's (default the job's)."""
+    """Compare `run` with the module; ExportError if an fp32 file differs or an output is not
+    finite where the module's is. `label` names the file in messages; `precision` is the
+    file's (default the job's)."""
     precision = precision or job.precision
     reduced = precision != "fp32"
     batches = _batches(job, reduced)
@@ -97,6 +105,9 @@ def check(job: Job, label: str, run: Runner, runtime: str, precision: str | None
         agree += _top1_matches(want, got)
         images += batch
     tolerance = None if reduced else judge_fp32(worst, scale, label)
+    note = nonfinite_note({batch: reference(job, x) for batch, x in batches})
+    if note is not None:
+        job.note(note)
     classes = _has_logits(job)
     return CheckResult(runtime, precision, sorted({b for b, _ in batches}), images, worst,
                        tolerance, agree / images if classes else None, True)

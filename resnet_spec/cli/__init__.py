@@ -8,6 +8,7 @@ short by a closed pipe exits 141, quietly. `--debug`, anywhere on the line, show
 from __future__ import annotations
 
 import importlib
+import os
 import signal
 import sys
 import threading
@@ -19,6 +20,8 @@ import click
 from resnet_spec.cli import completion, output
 from resnet_spec.errors import SpecError
 
+CONFINE_ENV = "RESNET_SPEC_CONFINE"
+"""`resnet_spec.confine.ENV`, named here without importing the loader's modules."""
 EXIT_INVALID = 1
 EXIT_USAGE = 2
 EXIT_MISSING = 3
@@ -81,7 +84,10 @@ class _LazyGroup(click.Group):
 @click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="resnet-spec", prog_name="resnet-spec")
 @click.option("--debug", is_flag=True, help="Show tracebacks (accepted anywhere on the line).")
-def cli(debug: bool) -> None:
+@click.option("--confine", is_flag=True, envvar="RESNET_SPEC_CONFINE",
+              help="For specs from others: `extends` may name only built-ins and files below "
+              "the named spec's folder (also RESNET_SPEC_CONFINE=1).")
+def cli(debug: bool, confine: bool) -> None:
     """Compile YAML specs of ResNet-family networks into checked graphs, diagrams, cost
     summaries and torch modules.
 
@@ -92,7 +98,10 @@ def cli(debug: bool) -> None:
       resnet-spec validate specs/*.yaml
       resnet-spec build resnet152 --out build/r152
       resnet-spec render resnet50 --level blocks -o r50.svg
+      resnet-spec --confine validate untrusted/spec.yaml
     """
+    if confine:  # through the environment, so that `bench`'s worker processes confine too
+        os.environ[CONFINE_ENV] = "1"
 
 
 def report(error: SpecError) -> None:
@@ -105,6 +114,7 @@ def main(argv: list[str] | None = None) -> Any:
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
     args = [a for a in args if a != "--debug"]
+    confined_before = os.environ.get(CONFINE_ENV)
     handlers = _handle_termination()
     output.tolerate_encoding()
     completion.register_shells()
@@ -146,6 +156,15 @@ def main(argv: list[str] | None = None) -> Any:
     finally:
         for signum, handler in handlers.items():
             signal.signal(signum, handler)
+        _restore_env(CONFINE_ENV, confined_before)
+
+
+def _restore_env(name: str, value: str | None) -> None:
+    """Put an environment variable back as it was (`main` runs in-process in tests too)."""
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = value
 
 
 def _handle_termination() -> dict[int, Any]:

@@ -49,6 +49,16 @@ def _cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 
 
+def _within_cores(ctx: click.Context, param: click.Parameter, value: int | None
+                  ) -> int | None:
+    """More threads than cores only slows every runtime down (and onnxruntime hangs
+    creating 10,000 of them)."""
+    if value is not None and value > _cores():
+        raise click.BadParameter(f"{value}: this process may use {_cores()} cores; give at "
+                                 f"most {_cores()}")
+    return value
+
+
 def _worker(args: dict[str, Any], threads: int) -> dict[str, Any]:
     """Run one bench process; its JSON, or {"status": "failed", "reason": last stderr line}."""
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
@@ -73,8 +83,9 @@ def _worker(args: dict[str, Any], threads: int) -> dict[str, Any]:
 @click.option("--backends", default=",".join(BACKENDS), show_default=True, callback=_names,
               shell_complete=complete_list(BACKENDS),
               help="Backends to time, comma-separated.")
-@click.option("--threads", type=click.IntRange(min=1), default=None,
-              help="Threads for every runtime (default: the cores this process may use).")
+@click.option("--threads", type=click.IntRange(min=1), default=None, callback=_within_cores,
+              help="Threads for every runtime, at most the cores this process may use "
+              "(the default).")
 @click.option("--runs", type=click.IntRange(min=1), default=20, show_default=True,
               help="Timed runs per batch size (the median is reported).")
 @click.option("--warmup", type=click.IntRange(min=1), default=3, show_default=True,
@@ -109,9 +120,12 @@ def bench(spec: str, batches: tuple[int, ...], backends: tuple[str, ...], thread
       resnet-spec bench resnet50 --backends eager,onnxruntime --batch 1,8,32 --json
       resnet-spec bench resnet50 --backends eager,tensorrt --precision fp16 --batch 64
     """
+    from resnet_spec.build_memory import check_bench_fits
     from resnet_spec.loader import load
 
-    name = load(spec).name  # a bad spec fails here, before any process starts
+    loaded = load(spec)  # a bad spec fails here, before any process starts
+    name = loaded.name
+    check_bench_fits(loaded, batches, backends, weights_file=weights is not None)
     threads = threads or _cores()
     with tempfile.TemporaryDirectory(prefix="resnet-spec-bench-") as folder:
         _say(as_json, f"preparing {name}: weights"

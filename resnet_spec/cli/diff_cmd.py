@@ -52,6 +52,10 @@ def diff(a: str, b: str, as_json: bool, output: str | None, overrides: tuple[str
     from resnet_spec.elaboration import elaborate
 
     spec_a, spec_b = load_spec(a), load_spec(b, overrides)
+    if output:
+        from resnet_spec.cli.diagram_output import refuse_inputs
+
+        refuse_inputs(output, [spec_a, spec_b])
     graph_a, graph_b = elaborate(spec_a), elaborate(spec_b)
     for warning in [*graph_a.warnings, *graph_b.warnings]:
         warn(warning)
@@ -66,10 +70,12 @@ def diff(a: str, b: str, as_json: bool, output: str | None, overrides: tuple[str
 
 
 def _draw(graph_a: Any, graph_b: Any, result: Any, output: str) -> None:
+    from resnet_spec.cli.diagram_output import write_or_explain
     from resnet_spec.render import RendererMissing, write_sides
 
     try:
-        write_sides(graph_a, graph_b, result.boxes.marks("a"), result.boxes.marks("b"), output)
+        write_or_explain(output, lambda: write_sides(
+            graph_a, graph_b, result.boxes.marks("a"), result.boxes.marks("b"), output))
     except RendererMissing as err:
         raise CapabilityMissing(str(err)) from err
     click.echo(f"wrote {output}", err=True)

@@ -38,9 +38,14 @@ def render(spec: str, level: str, direction: str, collapse: bool | None,
       resnet-spec render specs/resnet18.yaml --level stages --direction LR | dot -Tpdf > r18.pdf
     """
     import resnet_spec
+    from resnet_spec.cli.diagram_output import refuse_inputs, write_or_explain
+    from resnet_spec.cli.loading import load_spec
     from resnet_spec.render import RendererMissing, to_dot, write_diagram
 
-    graph = resnet_spec.elaborate(spec, overrides)
+    loaded = load_spec(spec, overrides)
+    if output is not None:
+        refuse_inputs(output, [loaded])
+    graph = resnet_spec.elaborate(loaded)
     for warning in graph.warnings:
         warn(warning)
     options = {"level": level, "direction": direction, "collapse": collapse}
@@ -48,7 +53,7 @@ def render(spec: str, level: str, direction: str, collapse: bool | None,
         click.echo(to_dot(graph, **options), nl=False)
         return
     try:
-        write_diagram(graph, output, **options)
+        write_or_explain(output, lambda: write_diagram(graph, output, **options))
     except RendererMissing as err:
         raise CapabilityMissing(str(err)) from err
     click.echo(f"wrote {output}", err=True)
