@@ -187,8 +187,8 @@ def _images(folder: Path, spec: Spec, shape: tuple[int, ...]) -> np.ndarray:
                 out[i] = preprocess_image(image, prep.resize, crop, prep.mean, prep.std,
                                           shape[0])
         except (OSError, ValueError) as err:  # Pillow's errors for files it cannot decode
-            raise _error(os.fspath(folder), f"{file.name} cannot be read as an image ({err})",
-                         "remove it or convert it to jpg/png") from None
+            raise _error(os.fspath(folder), f"{file.name}: {err}",
+                         "jpg/png images at least as large as the crop") from None
     return out
 
 
@@ -202,15 +202,16 @@ def preprocess_image(image: Any, resize: int | None, crop: tuple[int, int],
     if mode is None:
         raise ValueError(f"images have 1, 3 or 4 channels, the model takes {channels}")
     image = image.convert(mode)
-    if resize is not None:
+    if resize is not None:  # torchvision's arithmetic: the longer side truncated
         width, height = image.size
-        scale = resize / min(width, height)
-        size = (max(resize, round(width * scale)), max(resize, round(height * scale)))
+        short, long = sorted((width, height))
+        longer = int(resize * long / short)
+        size = (resize, longer) if width <= height else (longer, resize)
         image = image.resize(size, resample=_bilinear())
     width, height = image.size
-    top, left = (height - crop[0]) // 2, (width - crop[1]) // 2
-    if top < 0 or left < 0:
+    if height < crop[0] or width < crop[1]:
         raise ValueError(f"{width}×{height} is smaller than the crop {crop[1]}×{crop[0]}")
+    top, left = round((height - crop[0]) / 2.0), round((width - crop[1]) / 2.0)
     image = image.crop((left, top, left + crop[1], top + crop[0]))
     pixels = np.asarray(image, dtype=np.float32).reshape(crop[0], crop[1], channels) / 255.0
     normalized = (pixels - np.asarray(mean, np.float32)) / np.asarray(std, np.float32)
