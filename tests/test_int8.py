@@ -45,9 +45,10 @@ def samples(path: Path, count: int = 20, scale: float = 1.0) -> Path:
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
-    """One int8 export to onnx, openvino and triton (onnxruntime), calibrated on arrays."""
+    """One int8 export to onnx, openvino and triton (openvino backend), calibrated on arrays."""
     root = tmp_path_factory.mktemp("int8")
     code, _, err = cli("export", SPEC, "--to", "onnx,openvino,triton", "--precision", "int8",
+                       "--triton-backend", "openvino",
                        "--calibration", samples(root / "cal.npy"), "--min-agreement", "0",
                        "--set", PREPROCESS, "--out", root / "out")
     assert code == 0, err
@@ -127,14 +128,19 @@ def test_below_min_agreement_fails_and_writes_nothing(tmp_path: Path) -> None:
 
 
 def test_random_calibration_warns_and_is_not_judged(tmp_path: Path) -> None:
-    code, _, err = cli("export", SPEC, "--to", "onnx", "--precision", "int8", "--calibration",
+    """Also Triton's onnxruntime backend at int8, quantizing without an onnx target."""
+    code, _, err = cli("export", SPEC, "--to", "triton", "--precision", "int8", "--calibration",
                        "random", "--min-agreement", "1", "--out", tmp_path / "out")
     assert code == 0, err
     assert "WARNING: --calibration random" in err
     manifest = json.loads((tmp_path / "out/manifest.json").read_text())
     assert "speed tests only" in manifest["calibration"]["warning"]
     assert any("speed tests only" in note for note in manifest["notes"])
-    assert manifest["targets"]["onnx"]["check"]["min_agreement"] is None
+    entry = manifest["targets"]["triton"]
+    assert entry["backend"] == "onnxruntime" and entry["precision"] == "int8"
+    assert entry["check"]["min_agreement"] is None
+    model = onnx.load(str(tmp_path / f"out/triton/{SPEC}/1/model.onnx"))
+    assert "QuantizeLinear" in {node.op_type for node in model.graph.node}
 
 
 @pytest.mark.parametrize(("args", "words"), [
@@ -226,16 +232,31 @@ def test_precision_rules() -> None:
         check_triton_precision("openvino", "fp16")
 
 
-def test_triton_openvino_passes_only_keys_the_backend_reads(tmp_path: Path) -> None:
+def test_triton_openvino_passes_only_keys_the_backend_reads(
+        exported: tuple[Path, dict]) -> None:
     """The OpenVINO backend reads HINT_BF16 (YES) and PERFORMANCE_HINT, never
-    INFERENCE_PRECISION_HINT (src/openvino.cc); the config parses with Triton's schema."""
+    INFERENCE_PRECISION_HINT (its src/openvino.cc); the config parses with Triton's schema."""
+    from resnet_spec.compiler.targets.triton import (
+        ModelConfig,
+        Tensor,
+        config_text,
+        openvino_parameters,
+    )
+
     text_format = pytest.importorskip("google.protobuf.text_format")
     model_config_pb2 = pytest.importorskip("tritonclient.grpc.model_config_pb2")
-    code, _, err = cli("export", SPEC, "--to", "triton", "--triton-backend", "openvino",
-                       "--precision", "bf16", "--out", tmp_path / "out")
-    assert code == 0, err
-    config = text_format.Parse((tmp_path / f"out/triton/{SPEC}/config.pbtxt").read_text(),
-                               model_config_pb2.ModelConfig())
-    assert config.backend == "openvino"
-    parameters = {key: value.string_value for key, value in config.parameters.items()}
-    assert parameters == {"HINT_BF16": "YES", "PERFORMANCE_HINT": "LATENCY"}
+    folder, manifest = exported
+
+    def parameters(text: str) -> dict[str, str]:
+        config = text_format.Parse(text, model_config_pb2.ModelConfig())
+        assert config.backend == "openvino"
+        return {key: value.string_value for key, value in config.parameters.items()}
+
+    written = (folder / f"triton/{SPEC}/config.pbtxt").read_text()
+    assert parameters(written) == {"PERFORMANCE_HINT": "LATENCY"}  # int8
+    assert manifest["targets"]["triton"]["parameters"] == {"PERFORMANCE_HINT": "LATENCY"}
+    assert manifest["targets"]["triton"]["check"]["precision"] == "int8"
+    bf16 = ModelConfig("m", "openvino", 8, (Tensor("images", "TYPE_FP32", (3, 8, 8)),),
+                       (Tensor("logits", "TYPE_FP32", (10,)),), (8,),
+                       openvino_parameters("bf16"))
+    assert parameters(config_text(bf16)) == {"HINT_BF16": "YES", "PERFORMANCE_HINT": "LATENCY"}
