@@ -43,7 +43,10 @@ def convert(job: Job) -> Any:
     fixed C, H, W; outputs named as the model's."""
     import openvino as ov
 
-    model = ov.convert_model(job.converter_program)
+    # with nncf installed, OpenVINO's PyTorch frontend imports it, and that makes torch warn
+    # that there is no CUDA: nothing the user can act on
+    with quantize.quiet_logger("torch.utils.cpp_extension"):
+        model = ov.convert_model(job.converter_program)
     model.reshape({model.inputs[0]: ov.PartialShape([-1, *job.input_dims])})
     model.inputs[0].get_tensor().set_names({INPUT_NAME})
     for port, name in zip(model.outputs, output_names(job.graph), strict=True):

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +64,10 @@ def onnx_int8(job: Job, fp32: bytes) -> bytes:
     job.progress(f"quantizing to int8 on {len(samples)} samples (onnxruntime)")
     with tempfile.TemporaryDirectory(prefix="resnet-spec-int8-") as folder:
         out = Path(folder) / "model.int8.onnx"
-        with contextlib.redirect_stdout(io.StringIO()):  # the quantizer prints as it goes
+        # the quantizer prints as it goes, and logs a hint to run its pre-processing (shape
+        # inference, graph fusions): the exporter wrote the shapes, the norms are folded, and
+        # onnxruntime fuses conv + bias + relu when it loads the file
+        with contextlib.redirect_stdout(io.StringIO()), quiet_logger(""):
             q.quantize_static(
                 onnx.load_from_string(fp32), out, Reader(),
                 quant_format=q.QuantFormat.QDQ, per_channel=True, reduce_range=True,
@@ -73,16 +78,19 @@ def onnx_int8(job: Job, fp32: bytes) -> bytes:
 
 def openvino_int8(job: Job, model: Any) -> Any:
     """The fp32 OpenVINO model quantized by NNCF on the calibration split."""
-    import nncf
-    from nncf.quantization.advanced_parameters import (
-        AdvancedQuantizationParameters,
-        OverflowFix,
-    )
-
     samples = calibration(job).calibrate
     job.progress(f"quantizing to int8 on {len(samples)} samples (NNCF)")
-    dataset = nncf.Dataset([samples[i:i + 1] for i in range(len(samples))])
-    with _quiet_nncf():
+    # NNCF logs progress bars and notes at INFO, and importing it makes torch warn that
+    # there is no CUDA: the build's own lines say enough
+    with contextlib.redirect_stdout(io.StringIO()), quiet_logger("nncf"), \
+            quiet_logger("torch.utils.cpp_extension"):
+        import nncf
+        from nncf.quantization.advanced_parameters import (
+            AdvancedQuantizationParameters,
+            OverflowFix,
+        )
+
+        dataset = nncf.Dataset([samples[i:i + 1] for i in range(len(samples))])
         return nncf.quantize(
             model, dataset, preset=nncf.QuantizationPreset.PERFORMANCE,
             subset_size=len(samples), fast_bias_correction=True,
@@ -91,16 +99,13 @@ def openvino_int8(job: Job, model: Any) -> Any:
 
 
 @contextlib.contextmanager
-def _quiet_nncf() -> Any:
-    """NNCF logs its progress bars and notes at INFO; the build's own lines say enough."""
-    import logging
-
-    logger = logging.getLogger("nncf")
+def quiet_logger(name: str) -> Iterator[None]:
+    """The logger `name` ("" for the root) shows errors only while the block runs."""
+    logger = logging.getLogger(name)
     level = logger.level
-    logger.setLevel(logging.WARNING)
+    logger.setLevel(logging.ERROR)
     try:
-        with contextlib.redirect_stdout(io.StringIO()):
-            yield
+        yield
     finally:
         logger.setLevel(level)
 
