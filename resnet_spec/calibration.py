@@ -95,6 +95,17 @@ def preprocessing(spec: Spec) -> dict[str, Any] | None:
             "layout": "NCHW", "channels": spec.input.channels}
 
 
+def crop_mismatch(spec: Spec) -> str | None:
+    """A note when the spec's `preprocess.crop` is not its input's size (a spec that changed
+    the input of a parent with ImageNet's preprocessing), else None."""
+    crop = spec.preprocess.crop_size if spec.preprocess is not None else None
+    if crop is None or crop == (spec.input.height, spec.input.width):
+        return None
+    return (f"preprocess.crop {crop[0]}x{crop[1]} is not the input's "
+            f"{spec.input.height}x{spec.input.width}: the recorded preprocessing does not fit "
+            "this model; set preprocess in the spec")
+
+
 def load_calibration(source: str, spec: Spec) -> Calibration:
     """The samples `source` names (a folder of images, a .npy/.npz file, or `random`) as the
     model `spec` takes them; CalibrationError naming the option if they cannot be."""

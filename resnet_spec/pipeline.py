@@ -452,10 +452,19 @@ def _target_step(name: str) -> Callable[[_Build], None]:
                         precision=b.precision, triton_backend=b.triton_backend, note=b.note,
                         progress=b.progress, calibration=b.samples,
                         min_agreement=b.min_agreement, preprocessing=preprocessing(b.spec))
+            _note_crop(b)
             remember(b.job, b.reference)
         b.reports[name] = target(name).build(b.job)
 
     return step
+
+
+def _note_crop(b: _Build) -> None:
+    from resnet_spec.calibration import crop_mismatch
+
+    line = crop_mismatch(b.spec) if b.spec is not None else None
+    if line is not None:
+        b.note(line)
 
 
 def _publish(b: _Build) -> None:

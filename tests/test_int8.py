@@ -214,6 +214,17 @@ def test_image_preprocessing_is_torchvisions(tmp_path: Path) -> None:
         np.testing.assert_allclose(got[i], want, rtol=0, atol=1e-5)
 
 
+def test_a_crop_that_is_not_the_input_is_noted(tmp_path: Path) -> None:
+    from resnet_spec.calibration import crop_mismatch, preprocessing
+    from resnet_spec.loader import load
+
+    assert crop_mismatch(load("resnet50")) is None
+    assert preprocessing(load("resnet50"))["center_crop"] == [224, 224]
+    assert preprocessing(load(SPEC)) is None
+    small = load("resnet18", ["input.height=64", "input.width=64"])
+    assert "224x224 is not the input's 64x64" in crop_mismatch(small)
+
+
 def test_bench_int8_needs_calibration() -> None:
     code, _, err = cli("bench", SPEC, "--precision", "int8", "--backends", "onnxruntime")
     assert code == 2 and "--precision int8 needs --calibration PATH" in err
