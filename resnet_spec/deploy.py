@@ -29,10 +29,9 @@ RANDOM_CALIBRATION = "random"
 """`--calibration random`: random images, for speed tests only (the accuracy is not judged)."""
 DEFAULT_MIN_AGREEMENT = 0.95
 """`--min-agreement`'s default: the share of held-out samples whose int8 top-1 class must equal
-the fp32 program's. Post-training int8 of the ImageNet ResNets moves the top-1 class of a few
-percent of images (those the fp32 model is unsure of) while the accuracy drops by well under a
-point; a broken quantization agrees on far fewer. 0.95 fails the latter without failing the
-former on a calibration set of a few hundred images (docs/deploy.md#int8)."""
+the fp32 program's. A sound int8 ResNet can be expected to change the class of a few percent
+of ImageNet images (among those the fp32 model is unsure of) while losing under a point of
+accuracy; a broken quantization disagrees on far more. docs/deploy.md#int8 says more."""
 TRITON_BACKENDS = ("auto", "onnxruntime", "openvino", "tensorrt")
 
 INPUT_NAME = "images"

@@ -53,6 +53,7 @@ def export(spec: str, targets: tuple[str, ...], out: Path | None, weights: Path 
     Examples:
       resnet-spec export resnet50 --to onnx
       resnet-spec export resnet50 --to openvino --precision bf16
+      resnet-spec export resnet50 --to onnx,openvino --precision int8 --calibration images/
       resnet-spec export resnet50 --to triton --batch 1:16:64 --out models/
       resnet-spec export resnet50 --to tensorrt --precision fp16   # on a GPU machine
     """
