@@ -230,6 +230,24 @@ def test_bench_int8_needs_calibration() -> None:
     assert code == 2 and "--precision int8 needs --calibration PATH" in err
 
 
+def test_bench_times_the_int8_files() -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "resnet_spec", "bench", SPEC, "--precision", "int8",
+         "--calibration", "random", "--backends", "onnxruntime,openvino", "--batch", "2",
+         "--runs", "1", "--warmup", "1", "--threads", "1", "--json"],
+        capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "WARNING: --calibration random" in done.stderr
+    report = json.loads(done.stdout)
+    assert report["precision"] == "int8"
+    for name, target in (("onnxruntime", "onnx"), ("openvino", "openvino")):
+        assert report["backends"][name]["status"] == "ok", report["backends"][name]
+        assert report["checks"][target]["precision"] == "int8"
+
+
 def test_precision_rules() -> None:
     check_precision(("onnx", "openvino", "triton"), "int8")
     check_precision(("pt2", "onnx"), "int8")  # pt2 stays fp32 beside the int8 onnx file
