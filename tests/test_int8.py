@@ -87,6 +87,7 @@ def test_onnx_int8_is_qdq_with_per_channel_7_bit_weights(exported: tuple[Path, d
                    and n.input[0] in weights and weights[n.input[0]].ndim == 4]
     assert all(weights[n.input[1]].size == weights[n.input[0]].shape[0] for n in per_channel)
     assert manifest["targets"]["onnx"]["check"]["quantization"]["reduce_range"] is True
+    assert manifest["targets"]["onnx"]["trtexec"] is None
 
 
 def test_openvino_int8_is_quantized_and_runs_the_rest_at_f32(
@@ -97,6 +98,8 @@ def test_openvino_int8_is_quantized_and_runs_the_rest_at_f32(
     entry = manifest["targets"]["openvino"]
     assert entry["weights"] == "int8" and entry["device_precision"] == "f32"
     assert entry["check"]["quantization"]["overflow_fix"] == "enable"
+    recorded = model.get_rt_info(["resnet_spec", "preprocessing"])
+    assert json.loads(recorded.astype(str)) == manifest["preprocessing"]
 
 
 def test_preprocessing_is_recorded_with_every_file(exported: tuple[Path, dict]) -> None:
