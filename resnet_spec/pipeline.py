@@ -151,6 +151,12 @@ class _Build:
     def note(self, line: str) -> None:
         self.notes.append(line)
 
+    def announce(self, line: str) -> None:
+        """A note told now, before any step (and kept for the manifest like the others)."""
+        self.notes.append(line)
+        self.on_note(line)
+        self._noted = len(self.notes)
+
     def progress(self, message: str) -> None:
         """Tell `on_progress` what the running step is doing now."""
         self.on_progress(self.steps.index(self.current) + 1, len(self.steps), self.current,
@@ -329,9 +335,8 @@ def _load_calibration(b: _Build) -> None:
     assert b.spec is not None and b.calibration is not None
     b.samples = load_calibration(b.calibration, b.spec)
     if not b.samples.judged:
-        b.on_note(f"WARNING: {RANDOM_WARNING}")
-        b.notes.append(f"WARNING: {RANDOM_WARNING}")
-        b._noted = len(b.notes)
+        b.announce(f"WARNING: {RANDOM_WARNING}")
+
 
 def _weights_options(b: _Build) -> str:
     """The options that give the hand-off's export this build's weights (else it would export
