@@ -2,7 +2,9 @@
 
 `torch.onnx.export` takes the `ExportedProgram` as it is (no second trace). The batch dimension
 is named `batch`; the opset is fixed here and recorded. The manifest entry also records the
-`trtexec` command that builds a TensorRT engine from this file on a GPU machine.
+`trtexec` command that builds a TensorRT engine from this file on a GPU machine. At int8 the
+file is the exported one quantized by onnxruntime (`quantize.py`). The spec's preprocessing is
+in the file's metadata.
 """
 
 from __future__ import annotations

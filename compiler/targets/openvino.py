@@ -5,6 +5,7 @@ Precision is never left to the device: OpenVINO's CPU plugin runs bf16 by defaul
 CPU has it, and `save_model` compresses weights to fp16 unless told not to. So an fp32 file
 keeps fp32 weights, every compile sets `INFERENCE_PRECISION_HINT` from `--precision`, and the
 manifest records the precision the compiled model reports it runs, read back from the device.
+At int8 the converted model is quantized by NNCF (`quantize.py`) before it is saved.
 """
 
 from __future__ import annotations

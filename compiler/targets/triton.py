@@ -4,6 +4,7 @@
     triton/<name>/1/model.onnx        onnxruntime backend (the default)
     triton/<name>/1/model.plan        tensorrt_plan, when this build made the TensorRT engine
     triton/<name>/1/model.xml, .bin   openvino backend, when `--triton-backend openvino`
+    triton/<name>/preprocessing.json  the spec's preprocessing, when it says one
 
 `max_batch_size` is the top of `--batch`, dynamic batching prefers its OPT and MAX, and the
 input and output names, types and dims are exactly those of the packaged file. The packaged
