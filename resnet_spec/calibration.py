@@ -191,7 +191,8 @@ def _images(folder: Path, spec: Spec, shape: tuple[int, ...]) -> np.ndarray:
         from PIL import Image
     except ImportError:
         raise _error(os.fspath(folder), "reading images needs Pillow, which is not installed",
-                     "pip install pillow, or pass preprocessed arrays as .npy/.npz") from None
+                     "pip install 'resnet-spec[images]', or pass preprocessed arrays as "
+                     ".npy/.npz") from None
     out = np.empty((len(files), *shape), dtype=np.float32)
     for i, file in enumerate(files):
         try:
