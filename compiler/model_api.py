@@ -27,10 +27,24 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 def preprocessing(graph: Graph) -> dict[str, Any]:
     """The preprocessing a network expects, as timm's `pretrained_cfg` says it: mean, std,
-    interpolation, crop. The one place that decides it: ImageNet's (timm's and torchvision's
-    defaults for ResNets at 224), per channel of the spec's input (a 1-channel input takes the
-    channels' average; more than 3 repeat them)."""
+    interpolation, crop. The spec's `preprocess` where it says them; otherwise ImageNet's
+    (timm's and torchvision's defaults for ResNets at 224), per channel of the spec's input (a
+    1-channel input takes the channels' average; more than 3 repeat them)."""
     channels = graph.input_shape[0]
+    cfg = _imagenet(channels)
+    prep = graph.preprocess
+    if prep is not None:
+        for name in ("mean", "std"):
+            values = prep.per_channel(name, channels)
+            if values:
+                cfg[name] = tuple(values)
+        if prep.resize and prep.crop_size:
+            # timm's crop_pct: the crop over the size the image was resized to
+            cfg["crop_pct"] = round(max(prep.crop_size) / prep.resize, 4)
+    return cfg
+
+
+def _imagenet(channels: int) -> dict[str, Any]:
     if channels == 1:
         mean: tuple[float, ...] = (sum(IMAGENET_MEAN) / 3,)
         std: tuple[float, ...] = (sum(IMAGENET_STD) / 3,)

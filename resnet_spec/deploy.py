@@ -13,11 +13,25 @@ TARGETS = ("pt2", "onnx", "openvino", "tensorrt", "triton")
 
 PRECISIONS: dict[str, tuple[str, ...]] = {
     "pt2": ("fp32",),
-    "onnx": ("fp32",),
-    "openvino": ("fp32", "bf16", "fp16"),
+    "onnx": ("fp32", "int8"),
+    "openvino": ("fp32", "bf16", "fp16", "int8"),
     "tensorrt": ("fp32", "fp16"),
-    "triton": ("fp32", "bf16", "fp16"),  # whatever the backend it packages takes
+    "triton": ("fp32", "bf16", "fp16", "int8"),  # whatever the backend it packages takes
 }
+STAY_FP32 = ("pt2", "onnx")
+"""Targets whose files stay fp32 beside a precision they do not take (an fp32 ONNX file beside
+a bf16 OpenVINO model), rather than refusing it."""
+TRITON_PRECISIONS = {"onnxruntime": ("fp32", "int8"), "openvino": ("fp32", "bf16", "int8"),
+                     "tensorrt": PRECISIONS["tensorrt"]}
+"""What each Triton backend serves: Triton's OpenVINO backend has one precision key, HINT_BF16
+(`resnet_spec.compiler.targets.triton.OPENVINO_SOURCE`), so no fp16."""
+RANDOM_CALIBRATION = "random"
+"""`--calibration random`: random images, for speed tests only (the accuracy is not judged)."""
+DEFAULT_MIN_AGREEMENT = 0.95
+"""`--min-agreement`'s default: the share of held-out samples whose int8 top-1 class must equal
+the fp32 program's. A sound int8 ResNet can be expected to change the class of a few percent
+of ImageNet images (among those the fp32 model is unsure of) while losing under a point of
+accuracy; a broken quantization disagrees on far more. docs/deploy.md#int8 says more."""
 TRITON_BACKENDS = ("auto", "onnxruntime", "openvino", "tensorrt")
 
 INPUT_NAME = "images"
@@ -105,16 +119,24 @@ def in_order(names: list[str] | tuple[str, ...]) -> tuple[str, ...]:
 
 def check_precision(names: tuple[str, ...], precision: str) -> None:
     """OptionError unless `precision` means something for `names`: every target with a
-    precision setting must take it, and one at least must when it is not fp32. (pt2 and onnx
-    files are fp32 whatever is asked; they sit beside reduced-precision targets.)"""
-    tunable = [n for n in names if len(PRECISIONS[n]) > 1]
-    for name in tunable:
-        if precision not in PRECISIONS[name]:
+    precision setting must take it, and one at least must when it is not fp32. (pt2 files, and
+    onnx files at any precision but int8, are fp32 beside reduced-precision targets.)"""
+    for name in names:
+        if precision not in PRECISIONS[name] and name not in STAY_FP32:
             raise OptionError(f"--to {name} takes --precision {', '.join(PRECISIONS[name])}; "
                              f"not {precision}")
-    if precision != "fp32" and not tunable:
-        raise OptionError(f"--precision {precision} applies to openvino and tensorrt (and "
-                         f"triton); {', '.join(names)} files are fp32")
+    if precision != "fp32" and not any(precision in PRECISIONS[n] for n in names):
+        takers = [n for n in TARGETS if precision in PRECISIONS[n]]
+        raise OptionError(f"--precision {precision} applies to {', '.join(takers)}; "
+                         f"{', '.join(names)} files are fp32")
+
+
+def check_triton_precision(backend: str, precision: str) -> None:
+    """OptionError unless the Triton backend `backend` (not `auto`) runs `precision`."""
+    takes = TRITON_PRECISIONS.get(backend)
+    if takes is not None and precision not in takes:
+        raise OptionError(f"--triton-backend {backend} takes --precision {', '.join(takes)}; "
+                         f"not {precision}")
 
 
 def trtexec_command(input_dims: tuple[int, ...], batch: BatchRange, precision: str = "fp32",

@@ -25,11 +25,13 @@ from typing import Any
 
 from resnet_spec.deploy import (
     DEFAULT_BATCH,
+    DEFAULT_MIN_AGREEMENT,
     TARGETS,
     BatchRange,
     OptionError,
     TargetUnavailable,
     check_precision,
+    check_triton_precision,
     in_order,
     trtexec_command,
 )
@@ -55,7 +57,7 @@ STEPS = ("load", "elaborate", "check", "render", "cost", "compile", "export", "w
 EXPORT_STEPS = ("load", "elaborate", "check", "cost", "compile", "trace", "write")
 """The steps of `export`, the targets' steps before `write`."""
 RUNTIMES = {
-    "pt2": (), "onnx": ("onnx", "onnxscript", "onnxruntime"), "openvino": ("openvino",),
+    "pt2": (), "onnx": ("onnx", "onnxscript", "onnxruntime"), "openvino": ("openvino", "nncf"),
     "tensorrt": ("torch-tensorrt", "tensorrt"), "triton": ("tritonclient",),
 }
 """The packages whose versions the manifest records for each target."""
@@ -104,6 +106,11 @@ class _Build:
     batch: BatchRange = DEFAULT_BATCH
     precision: str = "fp32"
     triton_backend: str = "auto"
+    calibration: str | None = None
+    """`--calibration`: a folder of images, a .npy/.npz, or `random` (int8 only)."""
+    min_agreement: float = DEFAULT_MIN_AGREEMENT
+    samples: Any = None
+    """The loaded calibration samples (`resnet_spec.calibration.Calibration`)."""
     given: SpecInput | None = None
     """The spec as given (a dict or a `Spec` is not a `ref`); None: read `ref`."""
     overrides: tuple[str, ...] = ()
@@ -150,6 +157,12 @@ class _Build:
         if line not in self.notes:  # the `.pt2` step and a target may find the same thing
             self.notes.append(line)
 
+    def announce(self, line: str) -> None:
+        """A note told now, before any step (and kept for the manifest like the others)."""
+        self.notes.append(line)
+        self.on_note(line)
+        self._noted = len(self.notes)
+
     def progress(self, message: str) -> None:
         """Tell `on_progress` what the running step is doing now."""
         self.on_progress(self.steps.index(self.current) + 1, len(self.steps), self.current,
@@ -180,6 +193,8 @@ def run_build(
     on_note: NoteHook | None = None,
     reinit_head: bool = False,
     on_progress: ProgressHook | None = None,
+    calibration: str | None = None,
+    min_agreement: float = DEFAULT_MIN_AGREEMENT,
 ) -> BuildResult:
     """Build `spec` (a path, a built-in name, a dict or a `Spec`, with `--set`'s `overrides`)
     into `out` (default `build/<name>/`), adding the deployment `targets` (`onnx`,
@@ -187,10 +202,13 @@ def run_build(
     for batches in `batch`. `reinit_head` loads `weights` into everything but the
     classifier, which starts from `seed` (fine-tuning). `on_step`, `on_progress` and
     `on_note` hear of each step, of what a long step is doing, and of anything the user
-    should know."""
+    should know. At int8, `calibration` (a folder of images, a .npy/.npz, or `random`) is
+    what the files are calibrated on, every fifth sample held out to judge them against
+    `min_agreement`."""
     chosen = tuple(t for t in in_order(tuple(targets)) if t != "pt2")
     b = _start(spec, out, seed, weights, chosen, batch, precision, triton_backend,
-               on_step, on_note, overrides, reinit_head=reinit_head, on_progress=on_progress)
+               on_step, on_note, overrides, reinit_head=reinit_head, on_progress=on_progress,
+               calibration=calibration, min_agreement=min_agreement)
     return _run(b, (*STEPS[:-1], *b.targets, STEPS[-1]))
 
 
@@ -209,6 +227,8 @@ def run_export(
     on_note: NoteHook | None = None,
     reinit_head: bool = False,
     on_progress: ProgressHook | None = None,
+    calibration: str | None = None,
+    min_agreement: float = DEFAULT_MIN_AGREEMENT,
 ) -> BuildResult:
     """Export `spec` (as `run_build` takes it) to `targets` (any of pt2, onnx, openvino,
     tensorrt, triton) into `out` (default `build/<name>-<targets>/`): the target files,
@@ -218,7 +238,8 @@ def run_export(
     if not chosen:
         raise OptionError(f"export needs at least one target: {', '.join(TARGETS)}")
     b = _start(spec, out, seed, weights, chosen, batch, precision, triton_backend,
-               on_step, on_note, overrides, reinit_head=reinit_head, on_progress=on_progress)
+               on_step, on_note, overrides, reinit_head=reinit_head, on_progress=on_progress,
+               calibration=calibration, min_agreement=min_agreement)
     b.full = False
     return _run(b, (*EXPORT_STEPS[:-1], *b.targets, EXPORT_STEPS[-1]))
 
@@ -254,10 +275,14 @@ def _start(spec: SpecInput, out: str | os.PathLike[str] | None, seed: int,
            batch: BatchRange, precision: str, triton_backend: str,
            on_step: StepHook | None, on_note: NoteHook | None,
            overrides: Sequence[str] = (), *, reinit_head: bool = False,
-           on_progress: ProgressHook | None = None) -> _Build:
+           on_progress: ProgressHook | None = None, calibration: str | None = None,
+           min_agreement: float = DEFAULT_MIN_AGREEMENT) -> _Build:
     """The run's state, after the checks that need no step: the output folder may be
     written, the options fit the targets, and this machine has what each target needs."""
     check_precision(targets, precision)
+    if "triton" in targets:
+        check_triton_precision(triton_backend, precision)
+    _check_calibration(precision, calibration, min_agreement)
     if reinit_head and weights is None:
         raise OptionError("--reinit-head needs --weights FILE: the file to fine-tune from")
     b = _Build(
@@ -271,9 +296,22 @@ def _start(spec: SpecInput, out: str | os.PathLike[str] | None, seed: int,
         on_note=on_note or (lambda _: None),
         on_progress=on_progress or (lambda *_: None), reinit_head=reinit_head,
         targets=targets, batch=batch, precision=precision, triton_backend=triton_backend,
+        calibration=calibration, min_agreement=min_agreement,
     )
     _require_targets(b)
     return b
+
+
+def _check_calibration(precision: str, calibration: str | None, min_agreement: float) -> None:
+    """OptionError when int8 has no calibration, or calibration is given for nothing."""
+    if precision == "int8" and calibration is None:
+        raise OptionError("--precision int8 needs --calibration PATH: a folder of jpg/png "
+                         "images or a .npy/.npz of preprocessed N×C×H×W arrays to calibrate "
+                         "on (or --calibration random, for speed tests only)")
+    if precision != "int8" and calibration is not None:
+        raise OptionError(f"--calibration {calibration}: only --precision int8 calibrates")
+    if not 0.0 <= min_agreement <= 1.0:
+        raise OptionError(f"--min-agreement {min_agreement:g}: a share between 0 and 1")
 
 
 def _require_targets(b: _Build) -> None:
@@ -288,6 +326,10 @@ def _require_targets(b: _Build) -> None:
 
     for name in b.targets:
         lacking = target(name).missing()
+        if lacking is None and b.precision == "int8" and _runs_openvino(b, name):
+            from resnet_spec.compiler.targets.quantize import nncf_missing
+
+            lacking = nncf_missing()
         if lacking is None:
             continue
         if name == "tensorrt" and "onnx" in b.targets and b.triton_backend != "tensorrt":
@@ -304,6 +346,23 @@ def _require_targets(b: _Build) -> None:
     if b.triton_backend == "tensorrt" and "tensorrt" not in b.targets:
         raise OptionError("--triton-backend tensorrt packages the engine this build makes: "
                          "add tensorrt to --to")
+    if b.calibration is not None:
+        _load_calibration(b)
+
+
+def _runs_openvino(b: _Build, name: str) -> bool:
+    return name == "openvino" or (name == "triton" and b.triton_backend == "openvino")
+
+
+def _load_calibration(b: _Build) -> None:
+    """Read the calibration samples before any step (a bad file costs no export), and say
+    loudly when they are random."""
+    from resnet_spec.calibration import RANDOM_WARNING, load_calibration
+
+    assert b.spec is not None and b.calibration is not None
+    b.samples = load_calibration(b.calibration, b.spec)
+    if not b.samples.judged:
+        b.announce(f"WARNING: {RANDOM_WARNING}")
 
 
 def _weights_options(b: _Build) -> str:
@@ -447,11 +506,21 @@ def _target_step(name: str) -> Callable[[_Build], None]:
             assert b.graph is not None and b.staging is not None
             b.job = Job(b.graph, b.module, b.program, b.staging, batch=b.batch,
                         precision=b.precision, triton_backend=b.triton_backend, note=b.note,
-                        progress=b.progress)
+                        progress=b.progress, calibration=b.samples,
+                        min_agreement=b.min_agreement, preprocessing=preprocessing(b.spec))
+            _note_crop(b)
             remember(b.job, b.reference)
         b.reports[name] = target(name).build(b.job)
 
     return step
+
+
+def _note_crop(b: _Build) -> None:
+    from resnet_spec.calibration import crop_mismatch
+
+    line = crop_mismatch(b.spec) if b.spec is not None else None
+    if line is not None:
+        b.note(line)
 
 
 def _publish(b: _Build) -> None:
@@ -513,8 +582,19 @@ def manifest(b: _Build) -> dict[str, Any]:
     if b.targets:
         data["batch"] = b.batch.as_json()
         data["precision"] = b.precision
+        data["preprocessing"] = preprocessing(b.spec)
+        if b.samples is not None:
+            data["calibration"] = {**b.samples.as_json(), "min_agreement": b.min_agreement}
         data["targets"] = b.reports
     return data
+
+
+def preprocessing(spec: Spec | None) -> dict[str, Any] | None:
+    """The spec's `preprocess` as recorded with deployed files, the crop as [height, width]
+    (the input's when unset); None when the spec says none."""
+    from resnet_spec.calibration import preprocessing as recorded
+
+    return None if spec is None else recorded(spec)
 
 
 def _versions(targets: tuple[str, ...] = ()) -> dict[str, str]:

@@ -34,6 +34,7 @@ SECTIONS: list[tuple[str, type[BaseModel], str]] = [
     ("`stages` entries", schema.StageSpec, "each item of `stages:`"),
     ("`stages[].block`", schema.BlockOverride, "`block:` inside a stage"),
     ("`head`", schema.HeadSpec, "`head:` (or `head: none` for a backbone)"),
+    ("`preprocess`", schema.PreprocessSpec, "`preprocess:`"),
 ]
 
 _HEADER = """\

@@ -138,6 +138,67 @@ class InputSpec(_Model):
     )
 
 
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+
+
+class PreprocessSpec(_Model):
+    """What the model expects done to an image before it: recorded with every deployed model
+    and applied to `--calibration` images. Only informative for everything else."""
+
+    mean: list[Finite] | None = Field(
+        None, min_length=1, max_length=limits.MAX_CHANNELS,
+        description="Per-channel mean subtracted after pixels are scaled to 0..1, one value a "
+        "channel (ImageNet's: `[0.485, 0.456, 0.406]`); an RGB image's three values on another "
+        "input are averaged for one channel and repeated for more, as the stem's weights are.",
+    )
+    std: list[Annotated[float, Field(gt=0, allow_inf_nan=False)]] | None = Field(
+        None, min_length=1, max_length=limits.MAX_CHANNELS,
+        description="Per-channel standard deviation divided by after the mean, one positive "
+        "value a channel (ImageNet's: `[0.229, 0.224, 0.225]`).",
+    )
+    resize: PositiveInt | None = Field(
+        None, le=limits.MAX_SPATIAL,
+        description="The image's shorter side is resized to this many pixels (bilinear, "
+        "aspect kept) before the crop; none: not resized.",
+    )
+    crop: PositiveInt | list[PositiveInt] | None = Field(
+        None,
+        description="The center crop after the resize, `224` or `[height, width]`; none: the "
+        "input's height and width.",
+    )
+
+    @model_validator(mode="after")
+    def _rules(self) -> PreprocessSpec:
+        if isinstance(self.crop, list) and len(self.crop) != 2:
+            raise _cross_field(f"crop is one size or [height, width]; got {len(self.crop)} "
+                               "values", "crop")
+        crop = self.crop_size
+        if crop is not None and self.resize is not None and max(crop) > self.resize:
+            raise _cross_field(f"the crop {crop[0]}x{crop[1]} does not fit in an image whose "
+                               f"shorter side is resized to {self.resize} (crop at most "
+                               "`resize`)", "crop")
+        return self
+
+    def per_channel(self, name: str, channels: int) -> list[float] | None:
+        """`mean` or `std` for an input of `channels`: as written, or an RGB image's three
+        values adapted as timm adapts a 3-channel stem (`in_chans`): their average for one
+        channel, repeated in turn for more (so `extends: resnet18` with a gray input keeps
+        ImageNet's statistics in gray)."""
+        values = getattr(self, name)
+        if values is None or len(values) == channels:
+            return values
+        if channels == 1:
+            return [sum(values) / len(values)]
+        return [values[i % len(values)] for i in range(channels)]
+
+    @property
+    def crop_size(self) -> tuple[int, int] | None:
+        """The crop as (height, width), or None when unset."""
+        if self.crop is None:
+            return None
+        return (self.crop, self.crop) if isinstance(self.crop, int) else tuple(self.crop)
+
+
 class NormSpec(_Model):
     kind: NormKind = Field(
         NormKind.batch,
@@ -403,6 +464,11 @@ class Spec(_Model):
         "the input this much, every later stage's stride becomes dilation (timm's and "
         "torchvision's rule). A stage's own `dilation` above 1 then conflicts.",
     )
+    preprocess: PreprocessSpec | None = Field(
+        None,
+        description="What is done to an image before the model: `{mean, std, resize, crop}`, "
+        "recorded in every export and used on `--calibration` images; none: not said.",
+    )
 
     # Where each field was written (a yaml_source.SourceMap); None for specs built in Python.
     _source: Any = PrivateAttr(default=None)
@@ -438,6 +504,13 @@ class Spec(_Model):
                     raise _cross_field(f"stage {number} is listed twice", f"features.{i}")
         for i in range(len(self.stages)):
             self.stage_block(i)
+        if self.preprocess is not None:
+            for name in ("mean", "std"):
+                values = getattr(self.preprocess, name)
+                if values is not None and len(values) not in (self.input.channels, 3):
+                    raise _cross_field(
+                        f"{len(values)} values for {self.input.channels} input channels (one "
+                        "value a channel, or an RGB image's three)", f"preprocess.{name}")
         return self
 
     def stage_block(self, index: int) -> BlockSpec:

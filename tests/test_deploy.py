@@ -86,9 +86,13 @@ def test_every_file_is_listed_hashed_and_checked(exported: tuple[Path, dict]) ->
     on_disk = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
     assert on_disk == {*manifest["files"], "manifest.json"}
     name = manifest["name"]
+    # the spec's preprocessing beside the Triton config: the ImageNet built-ins have one
+    preprocessing = {f"triton/{name}/preprocessing.json"} if manifest["preprocessing"] else set()
     assert set(manifest["files"]) == {
         "spec.resolved.yaml", "model.pt2", "model.onnx", "openvino/model.xml",
-        "openvino/model.bin", f"triton/{name}/config.pbtxt", f"triton/{name}/1/model.onnx"}
+        "openvino/model.bin", f"triton/{name}/config.pbtxt", f"triton/{name}/1/model.onnx",
+        *preprocessing}
+    assert (manifest["preprocessing"] is None) == (name == "cifar_resnet20")
     assert list(manifest["targets"]) == TARGETS.split(",")
     for target, entry in manifest["targets"].items():
         check = entry["check"]

@@ -194,3 +194,24 @@ def test_a_dilated_backbones_feature_info_is_timms() -> None:
     assert ours.feature_info.reduction() == theirs.feature_info.reduction() == [4, 8, 8, 8]
     assert ours.feature_info.channels() == theirs.feature_info.channels()
     assert ours.out_channels == [256, 512, 1024, 2048]
+
+
+def test_pretrained_cfg_reports_the_specs_own_preprocessing() -> None:
+    spec = {"extends": "cifar_resnet20", "name": "own_prep",
+            "preprocess": {"mean": [0.5, 0.4, 0.3], "std": [0.2, 0.2, 0.25], "resize": 40,
+                           "crop": 32}}
+    cfg = resnet_spec.build(spec, device="meta").pretrained_cfg
+    assert (cfg["mean"], cfg["std"], cfg["crop_pct"]) == ((0.5, 0.4, 0.3), (0.2, 0.2, 0.25), 0.8)
+    assert resolve_data_config(model=resnet_spec.build(spec, device="meta"))["mean"] == (
+        0.5, 0.4, 0.3)
+    # the ImageNet built-ins say ImageNet's, as their spec files now write it
+    cfg = resnet_spec.build("resnet18", device="meta").pretrained_cfg
+    assert cfg["mean"] == (0.485, 0.456, 0.406) and cfg["crop_pct"] == 0.875
+
+
+def test_an_rgb_preprocess_is_adapted_to_another_input_as_the_stem_is() -> None:
+    gray = resnet_spec.build({"extends": "resnet18", "name": "gray", "input": {"channels": 1}},
+                             device="meta").pretrained_cfg
+    assert gray["mean"] == pytest.approx((sum((0.485, 0.456, 0.406)) / 3,))
+    four = resnet_spec.load({"extends": "resnet18", "name": "four", "input": {"channels": 4}})
+    assert four.preprocess.per_channel("std", 4) == [0.229, 0.224, 0.225, 0.229]

@@ -35,8 +35,14 @@ def prepare(args: dict[str, Any]) -> dict[str, Any]:
               if b in args["backends"] and missing(b) is None]
     checks = {}
     if wanted:
+        samples = None
+        if args.get("calibration") is not None and args["precision"] == "int8":
+            from resnet_spec.calibration import load_calibration
+
+            samples = load_calibration(args["calibration"], spec)
         job = Job(graph, module, export_program(module, graph), folder,
-                  precision=args["precision"] if "openvino" in wanted else "fp32")
+                  precision=args["precision"] if "openvino" in wanted
+                  or args["precision"] == "int8" else "fp32", calibration=samples)
         for name in wanted:
             checks[name] = target(name).build(job)["check"]
     return {"name": graph.name, "input": list(graph.input_shape), "checks": checks}

@@ -8,7 +8,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from resnet_spec.deploy import DEFAULT_BATCH, BatchRange
+from resnet_spec.deploy import DEFAULT_BATCH, DEFAULT_MIN_AGREEMENT, BatchRange
 from resnet_spec.ir import Graph
 from resnet_spec.outdir import write_file
 
@@ -30,6 +30,12 @@ class Job:
     note: Callable[[str], None] = lambda line: None
     progress: Callable[[str], None] = lambda message: None
     """Told what the target does next (`converting`, `checking batch 3`): the user sees it."""
+    calibration: Any = None
+    """int8: the `resnet_spec.calibration.Calibration` samples (calibrate, held out)."""
+    min_agreement: float = DEFAULT_MIN_AGREEMENT
+    """int8: the held-out top-1 agreement below which the file is refused."""
+    preprocessing: dict[str, Any] | None = None
+    """The spec's `preprocess` as recorded with the files (ONNX metadata, Triton folder)."""
     made: dict[str, Any] = field(default_factory=dict)
     """What a target made that a later one reuses (`onnx` -> the model.onnx bytes' path)."""
 

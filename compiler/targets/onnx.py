@@ -2,19 +2,23 @@
 
 `torch.onnx.export` takes the `ExportedProgram` as it is (no second trace). The batch dimension
 is named `batch`; the opset is fixed here and recorded. The manifest entry also records the
-`trtexec` command that builds a TensorRT engine from this file on a GPU machine.
+`trtexec` command that builds a TensorRT engine from this file on a GPU machine. At int8 the
+file is the exported one quantized by onnxruntime (`quantize.py`). The spec's preprocessing is
+in the file's metadata.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
+import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from resnet_spec.compiler.export import ExportError
+from resnet_spec.compiler.targets import quantize
 from resnet_spec.compiler.targets.check import check, output_names
 from resnet_spec.compiler.targets.job import Job
 from resnet_spec.deploy import INPUT_NAME, ONNX_FILE, trtexec_command
@@ -55,6 +59,7 @@ def _export(job: Job) -> bytes:
         )
     proto = exported.model_proto
     _name_batch_dims(proto)
+    _record_preprocessing(proto, job.preprocessing)
     job.made["onnx_opset"] = next(o.version for o in proto.opset_import
                                   if o.domain in ("", "ai.onnx"))
     try:
@@ -66,6 +71,36 @@ def _export(job: Job) -> bytes:
         raise ExportError(f"{job.name}: the ONNX file would exceed protobuf's 2 GB limit "
                           f"({len(data):,} bytes)", hint="export --to pt2 or openvino")
     return data
+
+
+METADATA_KEY = "preprocessing"
+"""The ONNX metadata key of the spec's preprocessing, as JSON."""
+
+
+def _record_preprocessing(proto: Any, preprocessing: dict[str, Any] | None) -> None:
+    """The spec's preprocessing in the file's metadata, for whoever deploys it."""
+    if preprocessing is not None:
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = METADATA_KEY, json.dumps(preprocessing)
+
+
+def deployed_bytes(job: Job) -> bytes:
+    """`model.onnx` as deployed at the job's precision: the exported file, or it quantized to
+    int8 on the calibration samples (made once per build, reused by triton)."""
+    if job.precision != "int8":
+        return onnx_bytes(job)
+    if "onnx_int8" not in job.made:
+        job.made["onnx_int8"] = quantize.onnx_int8(job, onnx_bytes(job))
+    return job.made["onnx_int8"]
+
+
+def check_file(job: Job, label: str, path: Path) -> dict[str, Any]:
+    """Load the deployed file in onnxruntime and compare it with the module: fp32 at two
+    batches, int8 on the held-out calibration samples."""
+    run = runner(path, job.graph)
+    if job.precision == "int8":
+        return quantize.judge(job, label, run, runtime_version(), quantize.ONNX_SETTINGS)
+    return check(job, label, run, runtime_version(), "fp32").as_json()
 
 
 def _name_batch_dims(proto: Any) -> None:
@@ -119,22 +154,32 @@ def runtime_version() -> str:
 
 
 def build(job: Job) -> dict[str, Any]:
-    """Write `model.onnx`, run it in onnxruntime at two batches against the module."""
-    data = onnx_bytes(job)
+    """Write `model.onnx` (int8: quantized on the calibration samples), run it in onnxruntime
+    against the module: fp32 at two batches, int8 on the held-out samples."""
+    data = deployed_bytes(job)
     path = job.write(ONNX_FILE, data)
     job.made["onnx_path"] = path
     job.progress(f"loading {ONNX_FILE} in onnxruntime")
-    result = check(job, ONNX_FILE, runner(path, job.graph), runtime_version(), "fp32")
-    job.made["onnx_check"] = result.as_json()
+    result = check_file(job, ONNX_FILE, path)
+    job.made["onnx_check"] = result
     return {
         "files": [ONNX_FILE],
-        "precision": "fp32",
+        "precision": precision(job),
         "opset": job.made["onnx_opset"],
         "input": INPUT_NAME,
         "outputs": output_names(job.graph),
-        "check": result.as_json(),
-        "trtexec": trtexec_command(job.input_dims, job.batch, _trt_precision(job.precision)),
+        "check": result,
+        "preprocessing": job.preprocessing,
+        # TensorRT reads int8 QDQ only symmetric (zero points 0); this file's activations are
+        # uint8 with zero points, made for CPUs: no hand-off from it
+        "trtexec": None if job.precision == "int8" else
+        trtexec_command(job.input_dims, job.batch, _trt_precision(job.precision)),
     }
+
+
+def precision(job: Job) -> str:
+    """The file's precision: int8 when asked, else fp32 (beside a bf16 or fp16 target)."""
+    return "int8" if job.precision == "int8" else "fp32"
 
 
 def _trt_precision(precision: str) -> str:

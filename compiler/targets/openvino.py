@@ -5,16 +5,19 @@ Precision is never left to the device: OpenVINO's CPU plugin runs bf16 by defaul
 CPU has it, and `save_model` compresses weights to fp16 unless told not to. So an fp32 file
 keeps fp32 weights, every compile sets `INFERENCE_PRECISION_HINT` from `--precision`, and the
 manifest records the precision the compiled model reports it runs, read back from the device.
+At int8 the converted model is quantized by NNCF (`quantize.py`) before it is saved.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from resnet_spec.compiler.export import ExportError
+from resnet_spec.compiler.targets import quantize
 from resnet_spec.compiler.targets.check import check, output_names
 from resnet_spec.compiler.targets.job import Job
 from resnet_spec.deploy import INPUT_NAME
@@ -22,8 +25,9 @@ from resnet_spec.outdir import OutputError
 
 FOLDER = "openvino"
 XML, BIN = f"{FOLDER}/model.xml", f"{FOLDER}/model.bin"
-HINTS = {"fp32": "f32", "bf16": "bf16", "fp16": "f16"}
-"""`--precision` -> OpenVINO's INFERENCE_PRECISION_HINT."""
+HINTS = {"fp32": "f32", "bf16": "bf16", "fp16": "f16", "int8": "f32"}
+"""`--precision` -> OpenVINO's INFERENCE_PRECISION_HINT. An int8 model's quantized layers run
+int8 whatever the hint; the hint sets what the rest (the layers NNCF left in float) runs."""
 
 
 def missing() -> str | None:
@@ -40,11 +44,18 @@ def convert(job: Job) -> Any:
     fixed C, H, W; outputs named as the model's."""
     import openvino as ov
 
-    model = ov.convert_model(job.converter_program)
+    # with nncf installed, OpenVINO's PyTorch frontend imports it, and that makes torch warn
+    # that there is no CUDA: nothing the user can act on
+    with quantize.quiet_logger("torch.utils.cpp_extension"):
+        model = ov.convert_model(job.converter_program)
     model.reshape({model.inputs[0]: ov.PartialShape([-1, *job.input_dims])})
     model.inputs[0].get_tensor().set_names({INPUT_NAME})
     for port, name in zip(model.outputs, output_names(job.graph), strict=True):
         port.get_tensor().set_names({name})
+    if job.preprocessing is not None:
+        model.set_rt_info(json.dumps(job.preprocessing), ["resnet_spec", "preprocessing"])
+    if job.precision == "int8":
+        model = quantize.openvino_int8(job, model)
     return model
 
 
@@ -102,9 +113,8 @@ def device_precision(compiled: Any) -> str:
 
 
 def build(job: Job) -> dict[str, Any]:
-    """Convert, save, load back with the precision asked, compare at two batches."""
-    import openvino as ov
-
+    """Convert (int8: quantize), save, load back with the precision asked, compare with the
+    module."""
     job.progress("converting to OpenVINO")
     model = convert(job)
     job.progress(f"writing {XML}")
@@ -113,15 +123,29 @@ def build(job: Job) -> dict[str, Any]:
     job.progress("compiling for the CPU")
     compiled, run = runner(xml, job)
     ran = device_precision(compiled)
-    result = check(job, XML, run, f"openvino {ov.__version__.split('-')[0]}")
+    result = check_file(job, XML, run)
     if ran != HINTS[job.precision]:
         job.note(f"openvino: asked for {job.precision}, the CPU runs {ran}")
     return {
         "files": [XML, BIN],
         "precision": job.precision,
-        "weights": "fp16" if job.precision == "fp16" else "fp32",
+        "weights": {"fp16": "fp16", "int8": "int8"}.get(job.precision, "fp32"),
         "device": "CPU",
         "device_precision": ran,
         "compile_config": compile_config(job.precision),
-        "check": result.as_json(),
+        "check": result,
     }
+
+
+def runtime_version() -> str:
+    import openvino as ov
+
+    return f"openvino {ov.__version__.split('-')[0]}"
+
+
+def check_file(job: Job, label: str, run: Any) -> dict[str, Any]:
+    """Compare the compiled file with the module: fp32 and reduced precision on the check
+    batches, int8 on the held-out calibration samples."""
+    if job.precision == "int8":
+        return quantize.judge(job, label, run, runtime_version(), quantize.OPENVINO_SETTINGS)
+    return check(job, label, run, runtime_version()).as_json()

@@ -4,6 +4,7 @@
     triton/<name>/1/model.onnx        onnxruntime backend (the default)
     triton/<name>/1/model.plan        tensorrt_plan, when this build made the TensorRT engine
     triton/<name>/1/model.xml, .bin   openvino backend, when `--triton-backend openvino`
+    triton/<name>/preprocessing.json  the spec's preprocessing, when it says one
 
 `max_batch_size` is the top of `--batch`, dynamic batching prefers its OPT and MAX, and the
 input and output names, types and dims are exactly those of the packaged file. The packaged
@@ -13,6 +14,7 @@ file is loaded in its own runtime and compared with the module, as its own targe
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 from dataclasses import dataclass
 from importlib import metadata
@@ -20,10 +22,13 @@ from pathlib import Path
 from typing import Any
 
 from resnet_spec.compiler.export import ExportError
-from resnet_spec.compiler.targets.check import check, output_names
+from resnet_spec.compiler.targets.check import output_names
 from resnet_spec.compiler.targets.job import Job
 from resnet_spec.deploy import INPUT_NAME, BatchRange
 
+PREPROCESSING = "preprocessing.json"
+"""Beside config.pbtxt: the spec's preprocessing, what a client must do to an image (Triton
+reads only config.pbtxt and the version folders, and ignores this file)."""
 QUEUE_DELAY_US = 100
 """How long Triton may hold a request to batch it with others."""
 
@@ -64,17 +69,29 @@ def model_config(job: Job, backend: str, names: tuple[list[str], list[str]] | No
     output names (an engine's own)."""
     inputs, outputs = names or ([INPUT_NAME], output_names(job.graph))
     shapes = [job.graph.node(job.graph.outputs[n]).shape for n in output_names(job.graph)]
-    parameters: tuple[tuple[str, str], ...] = ()
-    if backend == "openvino":
-        from resnet_spec.compiler.targets.openvino import HINTS
-
-        parameters = (("INFERENCE_PRECISION_HINT", HINTS[job.precision]),)
+    parameters = openvino_parameters(job.precision) if backend == "openvino" else ()
     return ModelConfig(
         name=job.name, backend=backend, max_batch_size=job.batch.max,
         inputs=(Tensor(inputs[0], "TYPE_FP32", job.input_dims),),
         outputs=tuple(Tensor(n, "TYPE_FP32", tuple(s)) for n, s in zip(outputs, shapes,
                                                                        strict=True)),
         preferred_batch_sizes=preferred(job.batch), parameters=parameters)
+
+
+OPENVINO_SOURCE = ("triton-inference-server/openvino_backend, src/openvino.cc "
+                   "(ModelState::ParseParameters)")
+"""Where the OpenVINO backend's parameter keys were read. Per device it reads only
+INFERENCE_NUM_THREADS, COMPILATION_NUM_THREADS, HINT_BF16, NUM_STREAMS and PERFORMANCE_HINT
+(any other key, INFERENCE_PRECISION_HINT among them, is never looked up); HINT_BF16 takes only
+YES, which sets the CPU plugin's inference precision to bf16. No key asks for f32 or f16: the
+precision is then the plugin's default, bf16 on CPUs that have it (AMX, AVX-512 BF16)."""
+
+
+def openvino_parameters(precision: str) -> tuple[tuple[str, str], ...]:
+    """The parameters the OpenVINO backend reads (`OPENVINO_SOURCE`) for `precision`: the
+    latency hint every check of the file used, and HINT_BF16 for bf16."""
+    parameters = (("PERFORMANCE_HINT", "LATENCY"),)
+    return (*parameters, ("HINT_BF16", "YES")) if precision == "bf16" else parameters
 
 
 def preferred(batch: BatchRange) -> tuple[int, ...]:
@@ -123,10 +140,20 @@ def build(job: Job) -> dict[str, Any]:
     config = model_config(job, backend, names)
     job.write(f"{root}/config.pbtxt", config_text(config).encode())
     parsed_with = verify_config(job.folder / root / "config.pbtxt", config)
-    return {"files": [f"{root}/config.pbtxt", *files], "backend": backend,
-            "precision": result.get("precision", "fp32"), "max_batch_size": job.batch.max,
-            "preferred_batch_sizes": list(config.preferred_batch_sizes),
-            "config_parsed_with": parsed_with, "check": result}
+    if job.preprocessing is not None:
+        job.write(f"{root}/{PREPROCESSING}",
+                  (json.dumps(job.preprocessing, indent=2) + "\n").encode())
+        files.append(f"{root}/{PREPROCESSING}")
+    entry = {"files": [f"{root}/config.pbtxt", *files], "backend": backend,
+             "precision": result.get("precision", "fp32"), "max_batch_size": job.batch.max,
+             "preferred_batch_sizes": list(config.preferred_batch_sizes),
+             "config_parsed_with": parsed_with, "check": result}
+    if backend == "openvino":
+        entry["parameters"] = dict(config.parameters)
+        if job.precision == "fp32":
+            job.note("triton: the OpenVINO backend reads no f32 setting (HINT_BF16 is its "
+                     "only precision key), so on a CPU with bf16 it runs the layers in bf16")
+    return entry
 
 
 def _package_onnx(job: Job, version: str) -> tuple[list[str], dict[str, Any], None]:
@@ -136,14 +163,11 @@ def _package_onnx(job: Job, version: str) -> tuple[list[str], dict[str, Any], No
     if "onnx_path" in job.made:  # the same bytes, checked by the onnx target already
         _link(job.made["onnx_path"], job.folder / relative)
         return [relative], job.made["onnx_check"], None
-    path = job.write(relative, onnx.onnx_bytes(job))
-    result = check(job, relative, onnx.runner(path, job.graph), onnx.runtime_version(), "fp32")
-    return [relative], result.as_json(), None
+    path = job.write(relative, onnx.deployed_bytes(job))
+    return [relative], onnx.check_file(job, relative, path), None
 
 
 def _package_openvino(job: Job, version: str) -> tuple[list[str], dict[str, Any], None]:
-    import openvino as ov
-
     from resnet_spec.compiler.targets import openvino
 
     relative = [f"{version}/model.xml", f"{version}/model.bin"]
@@ -160,8 +184,7 @@ def _package_openvino(job: Job, version: str) -> tuple[list[str], dict[str, Any]
         xml.parent.rmdir()
     job.progress("compiling for the CPU")
     _, run = openvino.runner(job.folder / relative[0], job)
-    result = check(job, relative[0], run, f"openvino {ov.__version__.split('-')[0]}")
-    return relative, result.as_json(), None
+    return relative, openvino.check_file(job, relative[0], run), None
 
 
 def _package_plan(job: Job, version: str) -> tuple[list[str], dict[str, Any], Any]:

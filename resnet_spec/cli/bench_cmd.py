@@ -18,7 +18,7 @@ from typing import Any
 import click
 
 from resnet_spec.cli.completion import complete_list, complete_spec
-from resnet_spec.cli.options import seed_option, weights_option
+from resnet_spec.cli.options import calibration_option, seed_option, weights_option
 
 BACKENDS = ("eager", "inference", "compile", "onnxruntime", "openvino", "tensorrt")
 FILE_BACKENDS = ("onnxruntime", "openvino")
@@ -90,15 +90,17 @@ def _worker(args: dict[str, Any], threads: int) -> dict[str, Any]:
               help="Timed runs per batch size (the median is reported).")
 @click.option("--warmup", type=click.IntRange(min=1), default=3, show_default=True,
               help="Untimed runs first (torch.compile compiles in the first).")
-@click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16"]), default="fp32",
-              show_default=True, help="openvino's and tensorrt's precision; the torch "
-              "backends and onnxruntime run fp32.")
+@click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16", "int8"]),
+              default="fp32", show_default=True,
+              help="openvino's (fp32, bf16, fp16, int8), tensorrt's (fp32, fp16) and "
+              "onnxruntime's (fp32, int8) precision; the torch backends run fp32.")
+@calibration_option
 @weights_option
 @seed_option
 @click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
 def bench(spec: str, batches: tuple[int, ...], backends: tuple[str, ...], threads: int | None,
-          runs: int, warmup: int, precision: str, weights: Path | None, seed: int,
-          as_json: bool) -> None:
+          runs: int, warmup: int, precision: str, calibration: str | None,
+          weights: Path | None, seed: int, as_json: bool) -> None:
     """Time SPEC's inference on each backend: latency, images/s, speedup against eager.
 
     Each backend runs alone in its own process (two runtimes' thread pools in one process
@@ -119,12 +121,18 @@ def bench(spec: str, batches: tuple[int, ...], backends: tuple[str, ...], thread
       resnet-spec bench resnet50 --threads 2
       resnet-spec bench resnet50 --backends eager,onnxruntime --batch 1,8,32 --json
       resnet-spec bench resnet50 --backends eager,tensorrt --precision fp16 --batch 64
+      resnet-spec bench resnet50 --precision int8 --calibration random   # speed only
     """
     from resnet_spec.build_memory import check_bench_fits
     from resnet_spec.loader import load
 
     loaded = load(spec)  # a bad spec fails here, before any process starts
     name = loaded.name
+    if precision == "int8":
+        _check_int8(loaded, calibration, as_json)
+    elif calibration is not None:
+        raise click.UsageError(f"--calibration {calibration}: only --precision int8 "
+                               "calibrates")
     check_bench_fits(loaded, batches, backends, weights_file=weights is not None)
     threads = threads or _cores()
     with tempfile.TemporaryDirectory(prefix="resnet-spec-bench-") as folder:
@@ -132,7 +140,8 @@ def bench(spec: str, batches: tuple[int, ...], backends: tuple[str, ...], thread
              + "".join(f", {b} files" for b in backends if b in FILE_BACKENDS))
         prepared = _worker({"command": "prepare", "spec": spec, "folder": folder,
                             "weights": os.fspath(weights) if weights else None, "seed": seed,
-                            "backends": list(backends), "precision": precision}, threads)
+                            "backends": list(backends), "precision": precision,
+                            "calibration": calibration}, threads)
         if prepared.get("status") == "failed":
             raise click.ClickException(f"preparing {name} failed: {prepared['reason']}")
         results = {}
@@ -146,6 +155,19 @@ def bench(spec: str, batches: tuple[int, ...], backends: tuple[str, ...], thread
     report = _report(name, spec, batches, threads, runs, warmup, precision, results,
                      prepared["checks"])
     click.echo(json.dumps(report, indent=2) if as_json else _table(report))
+
+
+def _check_int8(spec: Any, calibration: str | None, quiet: bool) -> None:
+    """int8 needs --calibration (a usage error without it); the samples are read here first,
+    so that a bad file fails before any process starts."""
+    from resnet_spec.calibration import RANDOM_WARNING, load_calibration
+
+    if calibration is None:
+        raise click.UsageError("--precision int8 needs --calibration PATH: a folder of jpg/png "
+                               "images or a .npy/.npz of preprocessed N×C×H×W arrays (or "
+                               "--calibration random, for speed tests only)")
+    if not load_calibration(calibration, spec).judged:
+        click.echo(f"WARNING: {RANDOM_WARNING}", err=True)
 
 
 def _say(quiet: bool, line: str) -> None:

@@ -33,7 +33,8 @@ from resnet_spec.deploy import TARGETS, BatchRange
 @pipeline_options
 def build(spec: str, out: Path | None, seed: int, weights: Path | None, reinit_head: bool,
           targets: tuple[str, ...], batch: BatchRange, precision: str,
-          triton_backend: str, quiet: bool, overrides: tuple[str, ...]) -> None:
+          calibration: str | None, min_agreement: float, triton_backend: str, quiet: bool,
+          overrides: tuple[str, ...]) -> None:
     """Run the whole pipeline on SPEC (a file or built-in name): load, elaborate, check,
     render, cost, compile, export, then each --to target.
 
@@ -62,5 +63,6 @@ def build(spec: str, out: Path | None, seed: int, weights: Path | None, reinit_h
     result = run_or_explain(lambda: run_build(
         spec, out, seed=seed, weights=weights, targets=targets, batch=batch,
         precision=precision, triton_backend=triton_backend, overrides=overrides,
+        calibration=calibration, min_agreement=min_agreement,
         on_note=note, reinit_head=reinit_head, **progress_hooks(quiet)))
     report_result("built", result)

@@ -31,7 +31,8 @@ from resnet_spec.deploy import TARGETS, BatchRange
 @pipeline_options
 def export(spec: str, targets: tuple[str, ...], out: Path | None, weights: Path | None,
            reinit_head: bool, seed: int, batch: BatchRange, precision: str,
-           triton_backend: str, quiet: bool, overrides: tuple[str, ...]) -> None:
+           calibration: str | None, min_agreement: float, triton_backend: str, quiet: bool,
+           overrides: tuple[str, ...]) -> None:
     """Export SPEC (a file or built-in name) for deployment: compile it, trace it once with
     torch.export, write each target from that program, load each back in its own runtime
     and compare it with the module at two batch sizes.
@@ -53,6 +54,7 @@ def export(spec: str, targets: tuple[str, ...], out: Path | None, weights: Path 
     Examples:
       resnet-spec export resnet50 --to onnx
       resnet-spec export resnet50 --to openvino --precision bf16
+      resnet-spec export resnet50 --to onnx,openvino --precision int8 --calibration images/
       resnet-spec export resnet50 --to triton --batch 1:16:64 --out models/
       resnet-spec export resnet50 --to tensorrt --precision fp16   # on a GPU machine
     """
@@ -60,6 +62,7 @@ def export(spec: str, targets: tuple[str, ...], out: Path | None, weights: Path 
 
     result = run_or_explain(lambda: run_export(
         spec, targets, out, seed=seed, weights=weights, batch=batch, precision=precision,
-        triton_backend=triton_backend, overrides=overrides, on_note=note,
+        triton_backend=triton_backend, overrides=overrides,
+        calibration=calibration, min_agreement=min_agreement, on_note=note,
         reinit_head=reinit_head, **progress_hooks(quiet)))
     report_result("exported", result)

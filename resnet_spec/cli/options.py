@@ -14,6 +14,7 @@ import click
 from resnet_spec import units
 from resnet_spec.deploy import (
     DEFAULT_BATCH,
+    DEFAULT_MIN_AGREEMENT,
     TARGETS,
     TRITON_BACKENDS,
     BatchRange,
@@ -159,9 +160,25 @@ set_option = click.option(
 """`--set PATH=VALUE`, repeatable: the `overrides` parameter, a `tuple[str, ...]`."""
 
 
+calibration_option = click.option(
+    "--calibration", metavar="PATH|random",
+    help="int8: the samples to calibrate on, a folder of jpg/png images (brought to the input "
+    "by the spec's preprocess) or a .npy/.npz of preprocessed N×C×H×W float arrays; every "
+    "fifth is held out to judge the int8 files. `random`: random images, for speed tests "
+    "only (not judged).",
+)
+min_agreement_option = click.option(
+    "--min-agreement", type=click.FloatRange(0.0, 1.0), default=DEFAULT_MIN_AGREEMENT,
+    show_default=True,
+    help="int8: the share of held-out samples whose top-1 class must equal the fp32 "
+    "program's, else the build fails and writes nothing.",
+)
+
+
 def pipeline_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """What `build` and `export` share: `--weights`, `--reinit-head`, `--seed`, the deployment
-    options `--batch`, `--precision`, `--triton-backend`, then `-q` and `--set`."""
+    options `--batch`, `--precision`, `--calibration`, `--min-agreement`, `--triton-backend`,
+    then `-q` and `--set`."""
     for option in reversed([
         weights_option,
         reinit_head_option,
@@ -170,10 +187,13 @@ def pipeline_options(command: Callable[..., Any]) -> Callable[..., Any]:
                      help=f"Batch sizes served (default {DEFAULT_BATCH}): TensorRT's "
                      "profile, Triton's max_batch_size and preferred sizes; onnx and openvino "
                      "files take any batch."),
-        click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16"]),
+        click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16", "int8"]),
                      default="fp32", show_default=True,
-                     help="Compute precision of openvino (fp32, bf16, fp16) and tensorrt "
-                     "(fp32, fp16); pt2 and onnx files are fp32."),
+                     help="Compute precision of openvino (fp32, bf16, fp16, int8), tensorrt "
+                     "(fp32, fp16) and onnx (fp32, int8: needs --calibration); pt2 files "
+                     "are fp32."),
+        calibration_option,
+        min_agreement_option,
         click.option("--triton-backend", type=click.Choice(TRITON_BACKENDS), default="auto",
                      show_default=True,
                      help="What the triton target packages; auto = the TensorRT engine when "

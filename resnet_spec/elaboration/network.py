@@ -22,6 +22,7 @@ from resnet_spec.schema import Spec
 def elaborate_unchecked(spec: Spec) -> Graph:
     """The IR of a spec, shapes inferred but not judged (see `check.check_graph`)."""
     ctx = Ctx(spec, Graph(spec.name, spec.description))
+    ctx.graph.preprocess = spec.preprocess
     kinds = [stage_kind(ctx, index) for index in range(len(spec.stages))]
     x = _input(ctx)
     x = _stem(ctx, x)

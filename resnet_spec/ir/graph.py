@@ -83,6 +83,9 @@ class Graph:
         self.blocks: list[BlockInfo] = []
         self.warnings: list[str] = []
         """Messages of the static checks that do not make the spec invalid."""
+        self.preprocess: Any = None
+        """The spec's `preprocess` (mean, std, resize, crop), or None where it says none: what
+        the compiled model reports to timm's data helpers (`pretrained_cfg`)."""
 
     def add(self, node: Any) -> str:
         """Insert a node (its inputs must exist already) and return its name."""
