@@ -15,6 +15,7 @@ import argparse
 import os
 import statistics
 import sys
+from typing import Any
 
 from timing import eager_arguments, eager_ms, run_json
 
@@ -27,15 +28,21 @@ def main() -> None:
     eager_arguments(parser, rounds=2, rounds_help="anchor/bench alternations")
     parser.add_argument("--backends", default=BACKENDS)
     args = parser.parse_args()
+    report(args, *alternate(args))
+
+
+def alternate(args: argparse.Namespace, *bench_options: str) -> tuple[list[Any], list[Any]]:
+    """`args.rounds` alternations of the anchor and `resnet-spec bench` with `bench_options`,
+    each in its own process: (anchor runs, bench runs)."""
     anchor_runs, bench_runs = [], []
     for _ in range(args.rounds):
         anchor_runs.append(eager_ms("torchvision", args))  # the anchor, in its own process
         bench_runs.append(run_json([sys.executable, "-m", "resnet_spec", "bench", args.model,
                                     "--json", "--threads", str(args.threads), "--batch",
                                     args.batch, "--runs", str(args.runs), "--warmup",
-                                    str(args.warmup), "--backends", args.backends],
-                                   args.threads))
-    report(args, anchor_runs, bench_runs)
+                                    str(args.warmup), "--backends", args.backends,
+                                    *bench_options], args.threads))
+    return anchor_runs, bench_runs
 
 
 def report(args: argparse.Namespace, anchor_runs: list[dict], bench_runs: list[dict], *,

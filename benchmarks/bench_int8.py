@@ -14,11 +14,10 @@ eager f32 at batch 1 and 8 (ResNet-50, 2 threads).
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-from bench_deploy import report
-from timing import eager_arguments, eager_ms, run_json
+from bench_deploy import alternate, report
+from timing import eager_arguments
 
 TARGET = 4.5
 BACKENDS = "onnxruntime,openvino"
@@ -39,15 +38,7 @@ def main() -> None:
     eager_arguments(parser, rounds=2, rounds_help="anchor/bench alternations")
     parser.add_argument("--backends", default=BACKENDS)
     args = parser.parse_args()
-    anchor_runs, bench_runs = [], []
-    for _ in range(args.rounds):
-        anchor_runs.append(eager_ms("torchvision", args))  # the anchor, in its own process
-        bench_runs.append(run_json([sys.executable, "-m", "resnet_spec", "bench", args.model,
-                                    "--json", "--threads", str(args.threads), "--batch",
-                                    args.batch, "--runs", str(args.runs), "--warmup",
-                                    str(args.warmup), "--backends", args.backends,
-                                    "--precision", "int8", "--calibration", "random"],
-                                   args.threads))
+    anchor_runs, bench_runs = alternate(args, "--precision", "int8", "--calibration", "random")
     flags = vnni_flags()
     found = ", ".join(flags) if flags else "no VNNI (the target applies to CPUs with VNNI)"
     print(f"CPU int8 instructions: {found}")
