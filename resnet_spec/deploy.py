@@ -8,17 +8,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-TARGETS = ("pt2", "onnx", "openvino", "tensorrt", "triton")
+TARGETS = ("pt2", "onnx", "openvino", "aoti", "tensorrt", "triton")
 """Every target, in the order a build writes them (triton packages what the others made)."""
 
 PRECISIONS: dict[str, tuple[str, ...]] = {
     "pt2": ("fp32",),
     "onnx": ("fp32",),
     "openvino": ("fp32", "bf16", "fp16"),
+    "aoti": ("fp32",),
     "tensorrt": ("fp32", "fp16"),
     "triton": ("fp32", "bf16", "fp16"),  # whatever the backend it packages takes
 }
 TRITON_BACKENDS = ("auto", "onnxruntime", "openvino", "tensorrt")
+AOTI_DEVICES = ("cpu", "cuda")
+"""What `--to aoti` compiles for (`--aoti-device`)."""
+DYNAMIC_SIZE_TARGETS = ("pt2", "onnx", "openvino", "aoti")
+"""The targets `--image-size` (height and width dynamic) applies to."""
 
 INPUT_NAME = "images"
 """The input's name in every deployed format (ONNX, OpenVINO, TensorRT, Triton)."""

@@ -25,6 +25,7 @@ from typing import Any
 
 from resnet_spec.deploy import (
     DEFAULT_BATCH,
+    DYNAMIC_SIZE_TARGETS,
     TARGETS,
     BatchRange,
     OptionError,
@@ -33,6 +34,7 @@ from resnet_spec.deploy import (
     in_order,
     trtexec_command,
 )
+from resnet_spec.image_size import ImageSizes, total_stride
 from resnet_spec.ir import Graph
 from resnet_spec.loader import SpecInput, load, spec_ref
 from resnet_spec.outdir import (
@@ -54,6 +56,7 @@ EXPORT_STEPS = ("load", "elaborate", "check", "cost", "compile", "trace", "write
 """The steps of `export`, the targets' steps before `write`."""
 RUNTIMES = {
     "pt2": (), "onnx": ("onnx", "onnxscript", "onnxruntime"), "openvino": ("openvino",),
+    "aoti": (),  # torch itself, always recorded
     "tensorrt": ("torch-tensorrt", "tensorrt"), "triton": ("tritonclient",),
 }
 """The packages whose versions the manifest records for each target."""
@@ -102,6 +105,9 @@ class _Build:
     batch: BatchRange = DEFAULT_BATCH
     precision: str = "fp32"
     triton_backend: str = "auto"
+    aoti_device: str = "cpu"
+    image_size: ImageSizes | None = None
+    """`--image-size` as given, then (the trace step) checked against the graph's stride."""
     given: SpecInput | None = None
     """The spec as given (a dict or a `Spec` is not a `ref`); None: read `ref`."""
     overrides: tuple[str, ...] = ()
@@ -174,6 +180,8 @@ def run_build(
     on_note: NoteHook | None = None,
     reinit_head: bool = False,
     on_progress: ProgressHook | None = None,
+    aoti_device: str = "cpu",
+    image_size: ImageSizes | None = None,
 ) -> BuildResult:
     """Build `spec` (a path, a built-in name, a dict or a `Spec`, with `--set`'s `overrides`)
     into `out` (default `build/<name>/`), adding the deployment `targets` (`onnx`,
@@ -184,7 +192,8 @@ def run_build(
     should know."""
     chosen = tuple(t for t in in_order(tuple(targets)) if t != "pt2")
     b = _start(spec, out, seed, weights, chosen, batch, precision, triton_backend,
-               on_step, on_note, overrides, reinit_head=reinit_head, on_progress=on_progress)
+               on_step, on_note, overrides, reinit_head=reinit_head, on_progress=on_progress,
+               aoti_device=aoti_device, image_size=image_size)
     return _run(b, (*STEPS[:-1], *chosen, STEPS[-1]))
 
 
@@ -203,16 +212,19 @@ def run_export(
     on_note: NoteHook | None = None,
     reinit_head: bool = False,
     on_progress: ProgressHook | None = None,
+    aoti_device: str = "cpu",
+    image_size: ImageSizes | None = None,
 ) -> BuildResult:
     """Export `spec` (as `run_build` takes it) to `targets` (any of pt2, onnx, openvino,
-    tensorrt, triton) into `out` (default `build/<name>-<targets>/`): the target files,
+    aoti, tensorrt, triton) into `out` (default `build/<name>-<targets>/`): the target files,
     `spec.resolved.yaml` and the manifest, nothing else. The options and hooks are
     `run_build`'s."""
     chosen = in_order(tuple(targets))
     if not chosen:
         raise OptionError(f"export needs at least one target: {', '.join(TARGETS)}")
     b = _start(spec, out, seed, weights, chosen, batch, precision, triton_backend,
-               on_step, on_note, overrides, reinit_head=reinit_head, on_progress=on_progress)
+               on_step, on_note, overrides, reinit_head=reinit_head, on_progress=on_progress,
+               aoti_device=aoti_device, image_size=image_size)
     b.full = False
     return _run(b, (*EXPORT_STEPS[:-1], *chosen, EXPORT_STEPS[-1]))
 
@@ -234,10 +246,12 @@ def _start(spec: SpecInput, out: str | os.PathLike[str] | None, seed: int,
            batch: BatchRange, precision: str, triton_backend: str,
            on_step: StepHook | None, on_note: NoteHook | None,
            overrides: Sequence[str] = (), *, reinit_head: bool = False,
-           on_progress: ProgressHook | None = None) -> _Build:
+           on_progress: ProgressHook | None = None, aoti_device: str = "cpu",
+           image_size: ImageSizes | None = None) -> _Build:
     """The run's state, after the checks that need no step: the output folder may be
     written, the options fit the targets, and this machine has what each target needs."""
     check_precision(targets, precision)
+    _check_aoti_and_sizes(targets, aoti_device, image_size)
     if reinit_head and weights is None:
         raise OptionError("--reinit-head needs --weights FILE: the file to fine-tune from")
     b = _Build(
@@ -251,9 +265,22 @@ def _start(spec: SpecInput, out: str | os.PathLike[str] | None, seed: int,
         on_note=on_note or (lambda _: None),
         on_progress=on_progress or (lambda *_: None), reinit_head=reinit_head,
         targets=targets, batch=batch, precision=precision, triton_backend=triton_backend,
+        aoti_device=aoti_device, image_size=image_size,
     )
     _require_targets(b)
     return b
+
+
+def _check_aoti_and_sizes(targets: tuple[str, ...], aoti_device: str,
+                          image_size: ImageSizes | None) -> None:
+    """OptionError for `--aoti-device` without the aoti target, or `--image-size` with a
+    target whose sizes are fixed (TensorRT's profile and Triton's config name them)."""
+    if aoti_device != "cpu" and "aoti" not in targets:
+        raise OptionError(f"--aoti-device {aoti_device} is for the aoti target: add aoti to --to")
+    fixed = [t for t in targets if t not in DYNAMIC_SIZE_TARGETS]
+    if image_size is not None and fixed:
+        raise OptionError(f"--image-size applies to {', '.join(DYNAMIC_SIZE_TARGETS)}; "
+                          f"--to {fixed[0]} takes the spec's fixed size")
 
 
 def _require_targets(b: _Build) -> None:
@@ -267,7 +294,7 @@ def _require_targets(b: _Build) -> None:
     from resnet_spec.compiler.targets import target
 
     for name in b.targets:
-        lacking = target(name).missing()
+        lacking = target(name).missing(*((b.aoti_device,) if name == "aoti" else ()))
         if lacking is None:
             continue
         if name == "tensorrt":
@@ -376,7 +403,7 @@ def _export(b: _Build) -> None:
 
     assert b.graph is not None
     b.program = export_pt2(b.module, b.graph, b.staged("model.pt2"), keep=b.reference,
-                           progress=b.progress)
+                           progress=b.progress, sizes=_image_size(b))
 
 
 def _trace(b: _Build) -> None:
@@ -384,7 +411,18 @@ def _trace(b: _Build) -> None:
 
     assert b.graph is not None
     b.progress("exporting")
-    b.program = export_program(b.module, b.graph)
+    b.program = export_program(b.module, b.graph, _image_size(b))
+
+
+def _image_size(b: _Build) -> ImageSizes | None:
+    """`--image-size` checked against the network's total stride (OptionError if its bounds
+    or the spec's own size are not valid sizes), None without it."""
+    if b.image_size is None:
+        return None
+    assert b.graph is not None and b.cost is not None
+    _, height, width = b.graph.input_shape
+    b.image_size = b.image_size.for_graph(total_stride(b.cost), height, width, b.graph.name)
+    return b.image_size
 
 
 def _target_step(name: str) -> Callable[[_Build], None]:
@@ -396,7 +434,8 @@ def _target_step(name: str) -> Callable[[_Build], None]:
             assert b.graph is not None and b.staging is not None
             b.job = Job(b.graph, b.module, b.program, b.staging, batch=b.batch,
                         precision=b.precision, triton_backend=b.triton_backend, note=b.note,
-                        progress=b.progress)
+                        progress=b.progress, aoti_device=b.aoti_device,
+                        image_size=b.image_size)
             remember(b.job, b.reference)
         b.reports[name] = target(name).build(b.job)
 
@@ -456,6 +495,8 @@ def manifest(b: _Build) -> dict[str, Any]:
         data["batch"] = b.batch.as_json()
         data["precision"] = b.precision
         data["targets"] = b.reports
+    if b.targets or b.image_size:
+        data["image_size"] = b.image_size.as_json() if b.image_size else "fixed"
     return data
 
 

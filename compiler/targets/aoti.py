@@ -1,0 +1,156 @@
+"""`aoti`: an AOTInductor package, `model.aoti.pt2`: the program compiled ahead of time to a
+shared library (C++ kernels for the CPU, or Triton kernels for CUDA) with its weights, loaded
+from Python (`torch._inductor.aoti_load_package`) or C++ (`AOTIModelPackageLoader`) without
+Python, tracing or compiling at load time.
+
+Compiled with `freezing` on: the weights become constants of the compiled graph, so inductor
+folds each batch norm into its conv and lays the weights out for its kernels once, at compile
+time. Batch (and, with `--image-size`, height and width) stay as dynamic as the program's.
+The package is compiled for one device, `--aoti-device` (cpu by default; cuda where the machine
+has one), and checked on it against the module.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import shutil
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+
+from resnet_spec.compiler.export import ExportError
+from resnet_spec.compiler.targets.check import check, output_names
+from resnet_spec.compiler.targets.job import Job
+
+FILE = "model.aoti.pt2"
+INDUCTOR_CONFIGS = {"freezing": True}
+"""What the package is compiled with (recorded in the manifest)."""
+COMPILERS = ("c++", "g++", "clang++")
+TICK_S = 5.0
+"""How often the compile says it is still running (it takes a minute on 2 cores)."""
+
+
+def missing(device: str = "cpu") -> str | None:
+    """What this machine lacks to compile a package for `device`, or None."""
+    if not any(shutil.which(cc) for cc in COMPILERS):
+        return ("--to aoti needs a C++ compiler on PATH (AOTInductor compiles the model to a "
+                "shared library with it), and none of c++, g++, clang++ is there: install one "
+                "(apt-get install g++)")
+    if device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            cuda = torch.version.cuda
+            why = (f"this torch is built for CUDA {cuda} but sees no CUDA device" if cuda
+                   else f"this torch ({torch.__version__}) is built without CUDA")
+            return (f"--to aoti --aoti-device cuda needs a CUDA device: {why}; compile for "
+                    "the CPU here (--aoti-device cpu) or export on the GPU machine")
+    return None
+
+
+def compile_package(program: Any, progress: Callable[[str], None]) -> bytes:
+    """The AOTInductor package of `program`, compiled in memory with `INDUCTOR_CONFIGS` (the
+    bytes are written from Python: a full disk is an error, not an abort)."""
+    import torch
+
+    buffer = io.BytesIO()
+    with _ticking(progress, "compiling with AOTInductor"), _quiet_cpp_extension():
+        torch._inductor.aoti_compile_and_package(program, package_path=buffer,
+                                                 inductor_configs=dict(INDUCTOR_CONFIGS))
+    return buffer.getvalue()
+
+
+@contextmanager
+def _ticking(progress: Callable[[str], None], what: str) -> Iterator[None]:
+    """`progress(what)` now and every TICK_S seconds with the time so far, until done."""
+    done = threading.Event()
+    start = time.perf_counter()
+    progress(what)
+
+    def tick() -> None:
+        while not done.wait(TICK_S):
+            progress(f"{what}, {time.perf_counter() - start:.0f} s")
+
+    ticker = threading.Thread(target=tick, daemon=True)
+    ticker.start()
+    try:
+        yield
+    finally:
+        done.set()
+        ticker.join()
+
+
+@contextmanager
+def _quiet_cpp_extension() -> Iterator[None]:
+    """Without a GPU, torch's C++ extension builder warns that it found no CUDA runtime on
+    every CPU compile: true, and nothing the user should act on."""
+    logger = logging.getLogger("torch.utils.cpp_extension")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def load(path: Any, device: str = "cpu") -> Any:
+    """The package at `path`, loaded for `device`; ExportError if it does not load."""
+    import torch
+
+    try:
+        return torch._inductor.aoti_load_package(str(path))
+    except Exception as err:  # any failure to load means the package is unusable
+        raise ExportError(f"{FILE}: AOTInductor cannot load it on {device}: {err}") from err
+
+
+def runner(loaded: Any, graph: Any, device: str) -> Callable[[np.ndarray], dict[str, Any]]:
+    """A check runner over a loaded package: numpy in, numpy outputs by name out."""
+    import torch
+
+    names = output_names(graph)
+
+    def run(x: np.ndarray) -> dict[str, np.ndarray]:
+        with torch.no_grad():
+            out = loaded(torch.from_numpy(x).to(device))
+        out = out if isinstance(out, dict) else {names[0]: out}
+        return {name: out[name].float().cpu().numpy() for name in names}
+
+    return run
+
+
+def build(job: Job) -> dict[str, Any]:
+    """Compile the program into `model.aoti.pt2` for the job's device, load it back, compare
+    it with the module at the check batches (and sizes)."""
+    import torch
+
+    device = job.aoti_device
+    program = job.program
+    if device != "cpu":
+        from torch.export.passes import move_to_device_pass
+
+        program = move_to_device_pass(program, device)
+    started = time.perf_counter()
+    data = compile_package(program, job.progress)
+    seconds = time.perf_counter() - started
+    job.progress(f"writing {FILE}")
+    path = job.write(FILE, data)
+    job.progress(f"loading {FILE}")
+    loaded = load(path, device)
+    version = torch.__version__.split("+")[0]
+    result = check(job, FILE, runner(loaded, job.graph, device),
+                   f"torch {version} AOTInductor ({device})", "fp32")
+    return {
+        "files": [FILE],
+        "precision": "fp32",
+        "device": device,
+        "inductor_configs": dict(INDUCTOR_CONFIGS),
+        "compile_seconds": round(seconds, 1),
+        "loads_with": f"torch {version} (torch._inductor.aoti_load_package, or libtorch's "
+                      "torch::inductor::AOTIModelPackageLoader)",
+        "check": result.as_json(),
+    }
