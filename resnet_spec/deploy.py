@@ -104,14 +104,20 @@ def check_precision(names: tuple[str, ...], precision: str) -> None:
 
 
 def trtexec_command(input_dims: tuple[int, ...], batch: BatchRange, precision: str = "fp32",
-                    onnx: str = ONNX_FILE, engine: str = ENGINE_FILE) -> str:
-    """The shell command that builds the TensorRT engine of the `onnx` target on a GPU machine.
+                    onnx: str = ONNX_FILE, engine: str = ENGINE_FILE,
+                    sizes: tuple[int, int] | None = None) -> str:
+    """The shell command that builds the TensorRT engine of the `onnx` target on a GPU machine;
+    with `sizes` (`--image-size`'s MIN, MAX) the profile's height and width run from MIN×MIN
+    to MAX×MAX, optimized for the spec's.
 
     TensorRT 11 is strongly typed (no `--fp16` flag): an fp16 engine is built from an fp16
     ONNX graph, which NVIDIA's ModelOpt AutoCast makes (inputs and outputs kept fp32).
     """
-    dims = "x".join(str(d) for d in input_dims)
-    shapes = " ".join(f"--{kind}Shapes={INPUT_NAME}:{size}x{dims}"
+    channels, *spec_size = input_dims
+    low, high = (sizes, sizes) if sizes is None else ((sizes[0],) * 2, (sizes[1],) * 2)
+    dims = {kind: "x".join(str(d) for d in (channels, *(size or spec_size)))
+            for kind, size in (("min", low), ("opt", None), ("max", high))}
+    shapes = " ".join(f"--{kind}Shapes={INPUT_NAME}:{size}x{dims[kind]}"
                       for kind, size in (("min", batch.min), ("opt", batch.opt),
                                          ("max", batch.max)))
     if precision == "fp16":

@@ -107,7 +107,7 @@ class _Build:
     triton_backend: str = "auto"
     aoti_device: str = "cpu"
     image_size: ImageSizes | None = None
-    """`--image-size` as given, then (the trace step) checked against the graph's stride."""
+    """`--image-size` as given, then (the cost step) fitted to the graph's total stride."""
     given: SpecInput | None = None
     """The spec as given (a dict or a `Spec` is not a `ref`); None: read `ref`."""
     overrides: tuple[str, ...] = ()
@@ -382,6 +382,7 @@ def _cost(b: _Build) -> None:
     b.cost = cost.analyze(b.graph)
     if b.full:
         b.write("summary.md", cost.to_markdown(b.cost))
+    _fit_image_size(b)  # the total stride is known from here: refuse bad sizes before torch
 
 
 def _compile(b: _Build) -> None:
@@ -403,7 +404,7 @@ def _export(b: _Build) -> None:
 
     assert b.graph is not None
     b.program = export_pt2(b.module, b.graph, b.staged("model.pt2"), keep=b.reference,
-                           progress=b.progress, sizes=_image_size(b))
+                           progress=b.progress, sizes=b.image_size)
 
 
 def _trace(b: _Build) -> None:
@@ -411,18 +412,18 @@ def _trace(b: _Build) -> None:
 
     assert b.graph is not None
     b.progress("exporting")
-    b.program = export_program(b.module, b.graph, _image_size(b))
+    b.program = export_program(b.module, b.graph, b.image_size)
 
 
-def _image_size(b: _Build) -> ImageSizes | None:
+def _fit_image_size(b: _Build) -> None:
     """`--image-size` checked against the network's total stride (OptionError if its bounds
-    or the spec's own size are not valid sizes), None without it."""
+    or the spec's own size are not valid sizes), and the valid sizes told."""
     if b.image_size is None:
-        return None
+        return
     assert b.graph is not None and b.cost is not None
     _, height, width = b.graph.input_shape
     b.image_size = b.image_size.for_graph(total_stride(b.cost), height, width, b.graph.name)
-    return b.image_size
+    b.note(f"--image-size {b.image_size}: the files take {b.image_size.valid()}")
 
 
 def _target_step(name: str) -> Callable[[_Build], None]:

@@ -85,6 +85,8 @@ def test_the_package_is_in_the_manifest_checked_at_two_batches_and_two_sizes(
     assert manifest["image_size"] == {"min": 8, "max": 48, "multiple_of": 2,
                                       "dims": ["height", "width"]}
     assert "[9/10] aoti       compiling with AOTInductor..." in stderr
+    assert ("note: --image-size 8:48: the files take 8, 10, ..., 48 (multiples of 2), height "
+            "and width each") in stderr
 
 
 def test_the_package_loads_back_and_matches_the_module_at_any_valid_size(
@@ -106,6 +108,9 @@ def test_onnx_and_openvino_take_the_size_range(exported: tuple[Path, dict, Path,
     session = ort.InferenceSession(str(folder / "model.onnx"))
     dims = session.get_inputs()[0].shape
     assert dims == ["batch", 3, "height", "width"]
+    trtexec = manifest["targets"]["onnx"]["trtexec"]
+    assert ("--minShapes=images:1x3x8x8 --optShapes=images:8x3x32x32 "
+            "--maxShapes=images:32x3x48x48") in trtexec
     compiled = ov.Core().compile_model(str(folder / "openvino" / "model.xml"), "CPU",
                                        manifest["targets"]["openvino"]["compile_config"])
     assert str(compiled.inputs[0].get_partial_shape()) == "[?,3,8..48,8..48]"

@@ -141,7 +141,9 @@ def build(job: Job) -> dict[str, Any]:
         "input": INPUT_NAME,
         "outputs": output_names(job.graph),
         "check": result.as_json(),
-        "trtexec": trtexec_command(job.input_dims, job.batch, _trt_precision(job.precision)),
+        "trtexec": trtexec_command(job.input_dims, job.batch, _trt_precision(job.precision),
+                                   sizes=(job.image_size.min, job.image_size.max)
+                                   if job.image_size else None),
     }
 
 
