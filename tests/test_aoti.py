@@ -89,6 +89,20 @@ def test_the_package_is_in_the_manifest_checked_at_two_batches_and_two_sizes(
             "and width each") in stderr
 
 
+def test_freezing_took_effect_the_convs_are_onednn_calls_with_their_epilogues(
+        exported: tuple[Path, dict, Path, str]) -> None:
+    """inductor ignores `freezing` unless grad is off: then the package calls plain aten convs.
+    Frozen, each conv is a oneDNN call with its ReLU (or its residual add) fused in."""
+    import zipfile
+
+    folder, *_ = exported
+    with zipfile.ZipFile(folder / "model.aoti.pt2") as package:
+        wrapper = next(package.read(name).decode() for name in package.namelist()
+                       if name.endswith(".wrapper.cpp"))
+    assert "aoti_torch_cpu_mkldnn__convolution_pointwise" in wrapper
+    assert "aoti_torch_cpu_convolution(" not in wrapper
+
+
 def test_the_package_loads_back_and_matches_the_module_at_any_valid_size(
         exported: tuple[Path, dict, Path, str]) -> None:
     folder, *_ = exported

@@ -59,7 +59,11 @@ def compile_package(program: Any, progress: Callable[[str], None]) -> bytes:
     import torch
 
     buffer = io.BytesIO()
-    with _ticking(progress, "compiling with AOTInductor"), _quiet_cpp_extension():
+    # inductor applies `freezing` only with grad off (compile_fx checks
+    # torch.is_grad_enabled()): with it on, the setting is ignored without a word, and the
+    # convs stay plain aten calls on unpacked weights instead of oneDNN's prepacked ones
+    with _ticking(progress, "compiling with AOTInductor"), _quiet_cpp_extension(), \
+            torch.no_grad():
         torch._inductor.aoti_compile_and_package(program, package_path=buffer,
                                                  inductor_configs=dict(INDUCTOR_CONFIGS))
     return buffer.getvalue()
