@@ -1,8 +1,9 @@
 """AOTInductor package against torchvision eager on the CPU (issue 22).
 
 Each round runs, each in its own process with the same protocol (threads, warm-up, --runs timed
-runs): torchvision's model in eval mode (the anchor, `eager_worker.py`), then
-`resnet-spec bench MODEL --backends aoti --json`, which compiles the aoti target (freezing on),
+runs): torchvision's model in eval mode (the anchor, `eager_worker.py`), then for each batch
+size `resnet-spec bench MODEL --backends aoti --batch N --json`, which compiles the aoti target
+for that one batch (as `export --to aoti --batch N` does: weights prepacked for the threads),
 checks it against the module and times the package. Rounds alternate the two, so that load
 from other processes hits both alike; each figure is the median over rounds, and the package's
 quartiles of its best round are shown beside it. Target: at batch 1 the package is at least
@@ -31,9 +32,21 @@ def main() -> None:
     anchor_runs, package_runs = [], []
     for _ in range(args.rounds):
         anchor_runs.append(eager_ms("torchvision", args))
-        package_runs.append(bench_json(args, "aoti")["backends"]["aoti"])
+        package_runs.append(package_ms(args))
         loads.append(os.getloadavg()[0])
     report(args, anchor_runs, package_runs, loads)
+
+
+def package_ms(args: argparse.Namespace) -> dict:
+    """The aoti backend's figures at each batch size, one static package per size."""
+    merged: dict = {"status": "ok", "batches": {}}
+    for batch in args.batch.split(","):
+        one = argparse.Namespace(**{**vars(args), "batch": batch})
+        result = bench_json(one, "aoti")["backends"]["aoti"]
+        if result["status"] != "ok":
+            return result
+        merged["batches"].update(result["batches"])
+    return merged
 
 
 def report(args: argparse.Namespace, anchor_runs: list[dict], package_runs: list[dict],

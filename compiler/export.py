@@ -75,6 +75,8 @@ def export_program(module: torch.nn.Module, graph: Graph, sizes: ImageSizes | No
     try:
         return torch.export.export(module, (example,), dynamic_shapes=(dims,))
     except torch._dynamo.exc.UserError as err:  # a constraint the network does not keep
+        if sizes is None:
+            raise
         raise ExportError(f"{graph.name}: torch.export cannot make height and width dynamic "
                           f"over --image-size {sizes}: {str(err).splitlines()[0]}",
                           hint="export without --image-size (the spec's fixed size)") from None

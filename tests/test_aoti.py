@@ -138,6 +138,21 @@ def test_onnx_and_openvino_take_the_size_range(exported: tuple[Path, dict, Path,
         np.testing.assert_allclose(got_ov, want, rtol=1e-4, atol=1e-4)
 
 
+def test_a_fixed_batch_gives_a_static_package_with_prepacked_weights(tmp_path: Path) -> None:
+    spec = tmp_path / "tiny.yaml"
+    spec.write_text(TINY)
+    done = run_cli("export", spec, "--to", "aoti", "--batch", "2", "--out", tmp_path / "out")
+    assert done.returncode == 0, done.stderr[-3000:]
+    entry = json.loads((tmp_path / "out" / "manifest.json").read_text())["targets"]["aoti"]
+    assert entry["batch"] == 2 and entry["check"]["batches"] == [2]
+    assert entry["weights_packed_for_threads"] == torch.get_num_threads()
+    package = torch._inductor.aoti_load_package(str(tmp_path / "out" / "model.aoti.pt2"))
+    module = module_of(tmp_path / "out")
+    x = images(2, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(package(x), module(x), rtol=1e-4, atol=1e-4)
+
+
 def test_no_runtime_writes_telemetry_into_the_home_folder(
         exported: tuple[Path, dict, Path, str]) -> None:
     """OpenVINO would write ~/intel/openvino_ga_cid and ~/intel/stats, onnxruntime

@@ -22,6 +22,7 @@ def prepare(args: dict[str, Any]) -> dict[str, Any]:
     from resnet_spec.compiler import compile_graph
     from resnet_spec.compiler.export import export_program, save_safetensors
     from resnet_spec.compiler.targets import Job, target
+    from resnet_spec.deploy import BatchRange
     from resnet_spec.elaboration import elaborate
     from resnet_spec.loader import load
     from resnet_spec.resolved import resolved_yaml
@@ -36,7 +37,11 @@ def prepare(args: dict[str, Any]) -> dict[str, Any]:
               if b in args["backends"] and missing(b) is None]
     checks = {}
     if wanted:
-        job = Job(graph, module, export_program(module, graph), folder,
+        # one batch size timed: the aoti package is compiled for it, as `export --to aoti
+        # --batch N` would (weights prepacked for this process's threads, the run's too)
+        sizes = args.get("batches") or []
+        batch = BatchRange(*[sizes[0]] * 3) if len(sizes) == 1 else BatchRange()
+        job = Job(graph, module, export_program(module, graph), folder, batch=batch,
                   precision=args["precision"] if "openvino" in wanted else "fp32")
         for name in wanted:
             checks[name] = target(name).build(job)["check"]

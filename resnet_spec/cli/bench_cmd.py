@@ -104,7 +104,8 @@ def bench(spec: str, batches: tuple[int, ...], backends: tuple[str, ...], thread
     compile      torch.compile of the inference module
     onnxruntime  the onnx target in onnxruntime (all graph optimizations)
     openvino     the openvino target on the CPU, --precision explicit
-    aoti         the aoti target (AOTInductor package, CPU; compiled while preparing)
+    aoti         the aoti target (AOTInductor package, CPU; compiled while preparing,
+                 for the one batch size when --batch names one)
     tensorrt     a TensorRT engine (CUDA and torch-tensorrt)
 
     \b
@@ -123,7 +124,8 @@ def bench(spec: str, batches: tuple[int, ...], backends: tuple[str, ...], thread
              + "".join(f", {b} files" for b in backends if b in FILE_BACKENDS))
         prepared = _worker({"command": "prepare", "spec": spec, "folder": folder,
                             "weights": os.fspath(weights) if weights else None, "seed": seed,
-                            "backends": list(backends), "precision": precision}, threads)
+                            "backends": list(backends), "precision": precision,
+                            "batches": list(batches)}, threads)
         if prepared.get("status") == "failed":
             raise click.ClickException(f"preparing {name} failed: {prepared['reason']}")
         results = {}

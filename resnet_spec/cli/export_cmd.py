@@ -42,7 +42,7 @@ def export(spec: str, targets: tuple[str, ...], out: Path | None, weights: Path 
     pt2       model.pt2 (torch.export program, batch dynamic)
     onnx      model.onnx (batch dynamic; checked with onnxruntime)
     openvino  openvino/model.xml + model.bin (checked with OpenVINO on the CPU)
-    aoti      model.aoti.pt2 (AOTInductor package for --aoti-device; a C++ compiler)
+    aoti      model.aoti.pt2 (AOTInductor package; one --batch N: static, prepacked)
     tensorrt  model.trt.ep + model.engine (needs CUDA and torch-tensorrt; else exit 3)
     triton    triton/<name>/config.pbtxt + triton/<name>/1/<model file>
 
