@@ -14,10 +14,9 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import sys
 from typing import Any
 
-from timing import eager_arguments, eager_ms, run_json
+from timing import bench_json, eager_arguments, eager_ms
 
 TARGET = 1.8
 BACKENDS = "eager,inference,onnxruntime,openvino"
@@ -37,11 +36,7 @@ def alternate(args: argparse.Namespace, *bench_options: str) -> tuple[list[Any],
     anchor_runs, bench_runs = [], []
     for _ in range(args.rounds):
         anchor_runs.append(eager_ms("torchvision", args))  # the anchor, in its own process
-        bench_runs.append(run_json([sys.executable, "-m", "resnet_spec", "bench", args.model,
-                                    "--json", "--threads", str(args.threads), "--batch",
-                                    args.batch, "--runs", str(args.runs), "--warmup",
-                                    str(args.warmup), "--backends", args.backends,
-                                    *bench_options], args.threads))
+        bench_runs.append(bench_json(args, args.backends, *bench_options))
     return anchor_runs, bench_runs
 
 

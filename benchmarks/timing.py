@@ -4,7 +4,8 @@
 torch's files from disk), then times the commands taking turns, so that a slow moment of the
 machine hits all of them alike. `run_json` runs a timing worker and reads what it prints;
 `eager_arguments` and `eager_ms` are the options and the call of `eager_worker.py`, shared by
-the benchmarks that time eager models.
+the benchmarks that time eager models; `bench_json` runs `resnet-spec bench --json` with the
+same options.
 """
 
 from __future__ import annotations
@@ -77,3 +78,12 @@ def eager_ms(layout: str, args: argparse.Namespace) -> dict[str, float]:
     the options of `eager_arguments`."""
     return run_json([sys.executable, EAGER_WORKER, layout, args.model, args.batch,
                      str(args.runs), str(args.warmup), str(args.threads)], args.threads)
+
+
+def bench_json(args: argparse.Namespace, backends: str, *options: str) -> Any:
+    """`resnet-spec bench MODEL --json` for `backends`, with the options of `eager_arguments`
+    and `options` (each backend in its own process, as the command always runs them)."""
+    return run_json([sys.executable, "-m", "resnet_spec", "bench", args.model, "--json",
+                     "--threads", str(args.threads), "--batch", args.batch, "--runs",
+                     str(args.runs), "--warmup", str(args.warmup), "--backends", backends,
+                     *options], args.threads)

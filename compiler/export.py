@@ -19,6 +19,7 @@ import torch
 from safetensors.torch import save
 
 from resnet_spec.errors import SpecError
+from resnet_spec.image_size import ImageSizes
 from resnet_spec.ir import Graph
 from resnet_spec.outdir import write_file
 
@@ -46,41 +47,75 @@ def save_safetensors(module: torch.nn.Module, path: str | os.PathLike[str]) -> N
     write_file(Path(path), save(state, metadata={"format": "pt"}))
 
 
-def example_input(graph: Graph, batch: int, like: torch.nn.Module) -> torch.Tensor:
-    """A fixed pseudo-random image batch of the graph's input shape, on the module's device."""
+def example_input(graph: Graph, batch: int, like: torch.nn.Module,
+                  size: tuple[int, int] | None = None) -> torch.Tensor:
+    """A fixed pseudo-random image batch of the graph's input shape (or its channels at `size`,
+    height and width), on the module's device."""
     first = next(like.parameters(), None)
     device = first.device if first is not None else torch.device("cpu")
     dtype = first.dtype if first is not None else torch.float32
     generator = torch.Generator().manual_seed(batch)
-    x = torch.randn((batch, *graph.input_shape), generator=generator)
+    shape = graph.input_shape if size is None else (graph.input_shape[0], *size)
+    x = torch.randn((batch, *shape), generator=generator)
     return x.to(device=device, dtype=dtype)
 
 
-def export_program(module: torch.nn.Module, graph: Graph) -> torch.export.ExportedProgram:
-    """`torch.export` the module in eval mode, batch dynamic from 1 up, other sizes fixed."""
-    batch = torch.export.Dim("batch", min=1)
-    example = example_input(graph, TRACE_BATCH, module)
+def export_program(module: torch.nn.Module, graph: Graph, sizes: ImageSizes | None = None
+                   ) -> torch.export.ExportedProgram:
+    """`torch.export` the module in eval mode, batch dynamic from 1 up; height and width fixed
+    at the spec's, or with `sizes` (`--image-size`) any multiple of the stride in range."""
+    dims: dict[int, Any] = {0: torch.export.Dim("batch", min=1)}
+    size = None
+    if sizes is not None:
+        size = tuple(_trace_size(n, sizes) for n in graph.input_shape[1:])
+        dims.update({2: _size_dim("height", sizes), 3: _size_dim("width", sizes)})
+    example = example_input(graph, TRACE_BATCH, module, size)
     was_training = module.training
     module.eval()
     try:
-        return torch.export.export(module, (example,), dynamic_shapes=({0: batch},))
+        return torch.export.export(module, (example,), dynamic_shapes=(dims,))
+    except torch._dynamo.exc.UserError as err:  # a constraint the network does not keep
+        if sizes is None:
+            raise
+        raise ExportError(f"{graph.name}: torch.export cannot make height and width dynamic "
+                          f"over --image-size {sizes}: {str(err).splitlines()[0]}",
+                          hint="export without --image-size (the spec's fixed size)") from None
     finally:
         module.train(was_training)
+
+
+def _size_dim(name: str, sizes: ImageSizes) -> Any:
+    """H or W as `stride x a whole number` in range: the form under which torch.export proves
+    every strided op's output size without guarding on a remainder."""
+    low, high = sizes.min // sizes.stride, sizes.max // sizes.stride
+    steps = torch.export.Dim(f"{name}_steps", min=low, max=high)
+    return steps if sizes.stride == 1 else sizes.stride * steps
+
+
+def _trace_size(spec_size: int, sizes: ImageSizes) -> int:
+    """The example's height or width: the spec's, unless it is the smallest valid size and a
+    larger one fits (a bound would be specialized, as a batch of 1 would)."""
+    if spec_size == sizes.min and spec_size + sizes.stride <= sizes.max:
+        return spec_size + sizes.stride
+    return spec_size
 
 
 def export_pt2(
     module: torch.nn.Module, graph: Graph, path: str | os.PathLike[str],
     keep: dict[int, Any] | None = None, progress: Progress | None = None,
+    sizes: ImageSizes | None = None,
 ) -> torch.export.ExportedProgram:
     """Export the module to a `.pt2` file at `path`, then load it back and check it runs.
     `keep`, if given, receives the module's outputs at each check batch (the targets compare
-    with the same ones instead of running the module again); `progress` hears of each part."""
+    with the same ones instead of running the module again); `progress` hears of each part.
+    With `sizes` (`--image-size`) height and width are dynamic, and the file is also checked
+    at a second size."""
     progress = progress or (lambda message: None)
     progress("exporting")
-    program = export_program(module, graph)
+    program = export_program(module, graph, sizes)
     progress(f"writing {Path(path).name}")
     write_file(Path(path), program_bytes(program))
-    verify_pt2(module, graph, path, keep=keep, progress=progress)
+    verify_pt2(module, graph, path, keep=keep, progress=progress, sizes=sizes)
     return program
 
 
@@ -100,9 +135,11 @@ def verify_pt2(
     batches: tuple[int, ...] = CHECK_BATCHES,
     keep: dict[int, Any] | None = None,
     progress: Progress | None = None,
+    sizes: ImageSizes | None = None,
 ) -> None:
-    """Load the saved program and compare its outputs with the module's at each batch size;
-    the module's outputs go into `keep` by batch, if given."""
+    """Load the saved program and compare its outputs with the module's at each batch size
+    (and with `sizes`, at batch 1 at a second size); the module's outputs go into `keep` by
+    batch, if given."""
     progress = progress or (lambda message: None)
     progress(f"loading {Path(path).name}")
     loaded = load_pt2(path)
@@ -114,6 +151,10 @@ def verify_pt2(
             expected = _compare(module, loaded, example_input(graph, batch, module), path)
             if keep is not None:
                 keep[batch] = expected
+        other = sizes.other_size(*graph.input_shape[1:]) if sizes else None
+        if other is not None and other != tuple(graph.input_shape[1:]):
+            progress(f"checking {Path(path).name} at {other[0]}x{other[1]}")
+            _compare(module, loaded, example_input(graph, 1, module, other), path)
     finally:
         module.train(was_training)
 

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-TARGETS = ("pt2", "onnx", "openvino", "tensorrt", "triton")
+TARGETS = ("pt2", "onnx", "openvino", "aoti", "tensorrt", "triton")
 """Every target, in the order a build writes them (triton packages what the others made)."""
 
 PRECISIONS: dict[str, tuple[str, ...]] = {
     "pt2": ("fp32",),
     "onnx": ("fp32", "int8"),
     "openvino": ("fp32", "bf16", "fp16", "int8"),
+    "aoti": ("fp32",),
     "tensorrt": ("fp32", "fp16"),
     "triton": ("fp32", "bf16", "fp16", "int8"),  # whatever the backend it packages takes
 }
@@ -33,6 +34,10 @@ the fp32 program's. A sound int8 ResNet can be expected to change the class of a
 of ImageNet images (among those the fp32 model is unsure of) while losing under a point of
 accuracy; a broken quantization disagrees on far more. docs/deploy.md#int8 says more."""
 TRITON_BACKENDS = ("auto", "onnxruntime", "openvino", "tensorrt")
+AOTI_DEVICES = ("cpu", "cuda")
+"""What `--to aoti` compiles for (`--aoti-device`)."""
+DYNAMIC_SIZE_TARGETS = ("pt2", "onnx", "openvino", "aoti")
+"""The targets `--image-size` (height and width dynamic) applies to."""
 
 INPUT_NAME = "images"
 """The input's name in every deployed format (ONNX, OpenVINO, TensorRT, Triton)."""
@@ -140,14 +145,20 @@ def check_triton_precision(backend: str, precision: str) -> None:
 
 
 def trtexec_command(input_dims: tuple[int, ...], batch: BatchRange, precision: str = "fp32",
-                    onnx: str = ONNX_FILE, engine: str = ENGINE_FILE) -> str:
-    """The shell command that builds the TensorRT engine of the `onnx` target on a GPU machine.
+                    onnx: str = ONNX_FILE, engine: str = ENGINE_FILE,
+                    sizes: tuple[int, int] | None = None) -> str:
+    """The shell command that builds the TensorRT engine of the `onnx` target on a GPU machine;
+    with `sizes` (`--image-size`'s MIN, MAX) the profile's height and width run from MIN×MIN
+    to MAX×MAX, optimized for the spec's.
 
     TensorRT 11 is strongly typed (no `--fp16` flag): an fp16 engine is built from an fp16
     ONNX graph, which NVIDIA's ModelOpt AutoCast makes (inputs and outputs kept fp32).
     """
-    dims = "x".join(str(d) for d in input_dims)
-    shapes = " ".join(f"--{kind}Shapes={INPUT_NAME}:{size}x{dims}"
+    channels, *spec_size = input_dims
+    low, high = (sizes, sizes) if sizes is None else ((sizes[0],) * 2, (sizes[1],) * 2)
+    dims = {kind: "x".join(str(d) for d in (channels, *(size or spec_size)))
+            for kind, size in (("min", low), ("opt", None), ("max", high))}
+    shapes = " ".join(f"--{kind}Shapes={INPUT_NAME}:{size}x{dims[kind]}"
                       for kind, size in (("min", batch.min), ("opt", batch.opt),
                                          ("max", batch.max)))
     if precision == "fp16":

@@ -26,6 +26,7 @@ from typing import Any
 from resnet_spec.deploy import (
     DEFAULT_BATCH,
     DEFAULT_MIN_AGREEMENT,
+    DYNAMIC_SIZE_TARGETS,
     TARGETS,
     BatchRange,
     OptionError,
@@ -36,6 +37,7 @@ from resnet_spec.deploy import (
     trtexec_command,
 )
 from resnet_spec.errors import SpecError
+from resnet_spec.image_size import ImageSizes, total_stride
 from resnet_spec.ir import Graph
 from resnet_spec.loader import SpecInput, load, spec_ref
 from resnet_spec.outdir import (
@@ -58,6 +60,7 @@ EXPORT_STEPS = ("load", "elaborate", "check", "cost", "compile", "trace", "write
 """The steps of `export`, the targets' steps before `write`."""
 RUNTIMES = {
     "pt2": (), "onnx": ("onnx", "onnxscript", "onnxruntime"), "openvino": ("openvino", "nncf"),
+    "aoti": (),  # torch itself, always recorded
     "tensorrt": ("torch-tensorrt", "tensorrt"), "triton": ("tritonclient",),
 }
 """The packages whose versions the manifest records for each target."""
@@ -111,6 +114,9 @@ class _Build:
     min_agreement: float = DEFAULT_MIN_AGREEMENT
     samples: Any = None
     """The loaded calibration samples (`resnet_spec.calibration.Calibration`)."""
+    aoti_device: str = "cpu"
+    image_size: ImageSizes | None = None
+    """`--image-size` as given, then (the cost step) fitted to the graph's total stride."""
     given: SpecInput | None = None
     """The spec as given (a dict or a `Spec` is not a `ref`); None: read `ref`."""
     overrides: tuple[str, ...] = ()
@@ -195,6 +201,8 @@ def run_build(
     on_progress: ProgressHook | None = None,
     calibration: str | None = None,
     min_agreement: float = DEFAULT_MIN_AGREEMENT,
+    aoti_device: str = "cpu",
+    image_size: ImageSizes | None = None,
 ) -> BuildResult:
     """Build `spec` (a path, a built-in name, a dict or a `Spec`, with `--set`'s `overrides`)
     into `out` (default `build/<name>/`), adding the deployment `targets` (`onnx`,
@@ -208,7 +216,8 @@ def run_build(
     chosen = tuple(t for t in in_order(tuple(targets)) if t != "pt2")
     b = _start(spec, out, seed, weights, chosen, batch, precision, triton_backend,
                on_step, on_note, overrides, reinit_head=reinit_head, on_progress=on_progress,
-               calibration=calibration, min_agreement=min_agreement)
+               calibration=calibration, min_agreement=min_agreement,
+               aoti_device=aoti_device, image_size=image_size)
     return _run(b, (*STEPS[:-1], *b.targets, STEPS[-1]))
 
 
@@ -229,9 +238,11 @@ def run_export(
     on_progress: ProgressHook | None = None,
     calibration: str | None = None,
     min_agreement: float = DEFAULT_MIN_AGREEMENT,
+    aoti_device: str = "cpu",
+    image_size: ImageSizes | None = None,
 ) -> BuildResult:
     """Export `spec` (as `run_build` takes it) to `targets` (any of pt2, onnx, openvino,
-    tensorrt, triton) into `out` (default `build/<name>-<targets>/`): the target files,
+    aoti, tensorrt, triton) into `out` (default `build/<name>-<targets>/`): the target files,
     `spec.resolved.yaml` and the manifest, nothing else. The options and hooks are
     `run_build`'s."""
     chosen = in_order(tuple(targets))
@@ -239,7 +250,8 @@ def run_export(
         raise OptionError(f"export needs at least one target: {', '.join(TARGETS)}")
     b = _start(spec, out, seed, weights, chosen, batch, precision, triton_backend,
                on_step, on_note, overrides, reinit_head=reinit_head, on_progress=on_progress,
-               calibration=calibration, min_agreement=min_agreement)
+               calibration=calibration, min_agreement=min_agreement,
+               aoti_device=aoti_device, image_size=image_size)
     b.full = False
     return _run(b, (*EXPORT_STEPS[:-1], *b.targets, EXPORT_STEPS[-1]))
 
@@ -276,13 +288,15 @@ def _start(spec: SpecInput, out: str | os.PathLike[str] | None, seed: int,
            on_step: StepHook | None, on_note: NoteHook | None,
            overrides: Sequence[str] = (), *, reinit_head: bool = False,
            on_progress: ProgressHook | None = None, calibration: str | None = None,
-           min_agreement: float = DEFAULT_MIN_AGREEMENT) -> _Build:
+           min_agreement: float = DEFAULT_MIN_AGREEMENT, aoti_device: str = "cpu",
+           image_size: ImageSizes | None = None) -> _Build:
     """The run's state, after the checks that need no step: the output folder may be
     written, the options fit the targets, and this machine has what each target needs."""
     check_precision(targets, precision)
     if "triton" in targets:
         check_triton_precision(triton_backend, precision)
     _check_calibration(precision, calibration, min_agreement)
+    _check_aoti_and_sizes(targets, aoti_device, image_size)
     if reinit_head and weights is None:
         raise OptionError("--reinit-head needs --weights FILE: the file to fine-tune from")
     b = _Build(
@@ -297,6 +311,7 @@ def _start(spec: SpecInput, out: str | os.PathLike[str] | None, seed: int,
         on_progress=on_progress or (lambda *_: None), reinit_head=reinit_head,
         targets=targets, batch=batch, precision=precision, triton_backend=triton_backend,
         calibration=calibration, min_agreement=min_agreement,
+        aoti_device=aoti_device, image_size=image_size,
     )
     _require_targets(b)
     return b
@@ -314,6 +329,18 @@ def _check_calibration(precision: str, calibration: str | None, min_agreement: f
         raise OptionError(f"--min-agreement {min_agreement:g}: a share between 0 and 1")
 
 
+def _check_aoti_and_sizes(targets: tuple[str, ...], aoti_device: str,
+                          image_size: ImageSizes | None) -> None:
+    """OptionError for `--aoti-device` without the aoti target, or `--image-size` with a
+    target whose sizes are fixed (TensorRT's profile and Triton's config name them)."""
+    if aoti_device != "cpu" and "aoti" not in targets:
+        raise OptionError(f"--aoti-device {aoti_device} is for the aoti target: add aoti to --to")
+    fixed = [t for t in targets if t not in DYNAMIC_SIZE_TARGETS]
+    if image_size is not None and fixed:
+        raise OptionError(f"--image-size applies to {', '.join(DYNAMIC_SIZE_TARGETS)}; "
+                          f"--to {fixed[0]} takes the spec's fixed size")
+
+
 def _require_targets(b: _Build) -> None:
     """TargetUnavailable, before any step and any file, for the first target this machine
     cannot build; for TensorRT it also gives the hand-off from the onnx target."""
@@ -325,7 +352,7 @@ def _require_targets(b: _Build) -> None:
     from resnet_spec.compiler.targets import target
 
     for name in b.targets:
-        lacking = target(name).missing()
+        lacking = target(name).missing(*((b.aoti_device,) if name == "aoti" else ()))
         if lacking is None and b.precision == "int8" and _runs_openvino(b, name):
             from resnet_spec.compiler.targets.quantize import nncf_missing
 
@@ -459,6 +486,7 @@ def _cost(b: _Build) -> None:
     b.cost = cost.analyze(b.graph)
     if b.full:
         b.write("summary.md", cost.to_markdown(b.cost))
+    _fit_image_size(b)  # the total stride is known from here: refuse bad sizes before torch
 
 
 def _compile(b: _Build) -> None:
@@ -483,7 +511,7 @@ def _export(b: _Build) -> None:
 
     assert b.graph is not None
     b.program = export_pt2(b.module, b.graph, b.staged("model.pt2"), keep=b.reference,
-                           progress=b.progress)
+                           progress=b.progress, sizes=b.image_size)
     note = nonfinite_note(b.reference)
     if note is not None:
         b.note(note)
@@ -494,7 +522,18 @@ def _trace(b: _Build) -> None:
 
     assert b.graph is not None
     b.progress("exporting")
-    b.program = export_program(b.module, b.graph)
+    b.program = export_program(b.module, b.graph, b.image_size)
+
+
+def _fit_image_size(b: _Build) -> None:
+    """`--image-size` checked against the network's total stride (OptionError if its bounds
+    or the spec's own size are not valid sizes), and the valid sizes told."""
+    if b.image_size is None:
+        return
+    assert b.graph is not None and b.cost is not None
+    _, height, width = b.graph.input_shape
+    b.image_size = b.image_size.for_graph(total_stride(b.cost), height, width, b.graph.name)
+    b.note(f"--image-size {b.image_size}: the files take {b.image_size.valid()}")
 
 
 def _target_step(name: str) -> Callable[[_Build], None]:
@@ -507,7 +546,8 @@ def _target_step(name: str) -> Callable[[_Build], None]:
             b.job = Job(b.graph, b.module, b.program, b.staging, batch=b.batch,
                         precision=b.precision, triton_backend=b.triton_backend, note=b.note,
                         progress=b.progress, calibration=b.samples,
-                        min_agreement=b.min_agreement, preprocessing=preprocessing(b.spec))
+                        min_agreement=b.min_agreement, preprocessing=preprocessing(b.spec),
+                        aoti_device=b.aoti_device, image_size=b.image_size)
             _note_crop(b)
             remember(b.job, b.reference)
         b.reports[name] = target(name).build(b.job)
@@ -586,6 +626,8 @@ def manifest(b: _Build) -> dict[str, Any]:
         if b.samples is not None:
             data["calibration"] = {**b.samples.as_json(), "min_agreement": b.min_agreement}
         data["targets"] = b.reports
+    if b.targets or b.image_size:
+        data["image_size"] = b.image_size.as_json() if b.image_size else "fixed"
     return data
 
 

@@ -53,7 +53,7 @@ def test_files_are_left_to_the_shell() -> None:
 def test_lists_complete_their_last_item() -> None:
     assert _complete("build", "x", "--to", "o") == [("plain", "onnx"), ("plain", "openvino")]
     assert _complete("export", "x", "--to", "onnx,") == [
-        ("plain", f"onnx,{t}") for t in ("pt2", "openvino", "tensorrt", "triton")]
+        ("plain", f"onnx,{t}") for t in ("pt2", "openvino", "aoti", "tensorrt", "triton")]
     assert _complete("bench", "x", "--backends", "eager,inference,o") == [
         ("plain", "eager,inference,onnxruntime"), ("plain", "eager,inference,openvino")]
 

@@ -4,7 +4,6 @@ out. Started by `resnet-spec bench`, one process per backend (see the package do
 from __future__ import annotations
 
 import json
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -12,7 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from resnet_spec.compiler.bench.backends import SPEC, WEIGHTS, load, missing
+from resnet_spec.bench_stats import summarize
+from resnet_spec.compiler.bench.backends import FILE_TARGETS, SPEC, WEIGHTS, load, missing
+from resnet_spec.compiler.telemetry import quiet_runtimes
 
 
 def prepare(args: dict[str, Any]) -> dict[str, Any]:
@@ -21,6 +22,7 @@ def prepare(args: dict[str, Any]) -> dict[str, Any]:
     from resnet_spec.compiler import compile_graph
     from resnet_spec.compiler.export import export_program, save_safetensors
     from resnet_spec.compiler.targets import Job, target
+    from resnet_spec.deploy import BatchRange
     from resnet_spec.elaboration import elaborate
     from resnet_spec.loader import load
     from resnet_spec.resolved import resolved_yaml
@@ -31,7 +33,7 @@ def prepare(args: dict[str, Any]) -> dict[str, Any]:
     graph = elaborate(spec)
     module = compile_graph(graph, weights=args.get("weights"), seed=args["seed"]).eval()
     save_safetensors(module, folder / WEIGHTS)
-    wanted = [t for b, t in (("onnxruntime", "onnx"), ("openvino", "openvino"))
+    wanted = [t for b, t in FILE_TARGETS.items()
               if b in args["backends"] and missing(b) is None]
     checks = {}
     if wanted:
@@ -40,7 +42,11 @@ def prepare(args: dict[str, Any]) -> dict[str, Any]:
             from resnet_spec.calibration import load_calibration
 
             samples = load_calibration(args["calibration"], spec)
-        job = Job(graph, module, export_program(module, graph), folder,
+        # one batch size timed: the aoti package is compiled for it, as `export --to aoti
+        # --batch N` would (weights prepacked for this process's threads, the run's too)
+        sizes = args.get("batches") or []
+        batch = BatchRange(*[sizes[0]] * 3) if len(sizes) == 1 else BatchRange()
+        job = Job(graph, module, export_program(module, graph), folder, batch=batch,
                   precision=args["precision"] if "openvino" in wanted
                   or args["precision"] == "int8" else "fp32", calibration=samples)
         for name in wanted:
@@ -49,7 +55,8 @@ def prepare(args: dict[str, Any]) -> dict[str, Any]:
 
 
 def run(args: dict[str, Any]) -> dict[str, Any]:
-    """Time one backend at each batch size: warm-up, then the median of `runs` runs."""
+    """Time one backend at each batch size: warm-up, then `runs` timed runs, summarized by
+    their quartiles (`bench_stats.summarize`)."""
     backend, batches = args["backend"], tuple(args["batches"])
     reason = missing(backend)
     if reason is not None:
@@ -62,10 +69,9 @@ def run(args: dict[str, Any]) -> dict[str, Any]:
     results = {}
     for batch in batches:
         x = np.random.default_rng(batch).standard_normal((batch, *shape), dtype=np.float32)
-        times = _time(step, x, args["warmup"], args["runs"])
-        median = statistics.median(times)
-        results[str(batch)] = {"median_ms": median * 1e3, "min_ms": min(times) * 1e3,
-                               "images_per_s": batch / median, "runs": len(times)}
+        figures = summarize(_time(step, x, args["warmup"], args["runs"]))
+        figures["images_per_s"] = batch * 1e3 / figures["median_ms"]
+        results[str(batch)] = figures
     return {"backend": backend, "status": "ok", "load_seconds": loaded, "batches": results}
 
 
@@ -89,6 +95,7 @@ def _time(step: Any, x: np.ndarray, warmup: int, runs: int) -> list[float]:
 
 
 def main() -> None:
+    quiet_runtimes()  # before any runtime is imported: OpenVINO reports on import
     args = json.loads(sys.argv[1])
     result = prepare(args) if args["command"] == "prepare" else run(args)
     sys.stdout.write(json.dumps(result) + "\n")

@@ -14,16 +14,19 @@ from typing import Any
 import numpy as np
 
 SPEC, WEIGHTS = "spec.resolved.yaml", "model.safetensors"
-BACKENDS = ("eager", "inference", "compile", "onnxruntime", "openvino", "tensorrt")
+BACKENDS = ("eager", "inference", "compile", "onnxruntime", "openvino", "aoti", "tensorrt")
 DESCRIPTIONS = {
     "eager": "the compiled module in eval mode (torchvision's layers and weights)",
     "inference": "build(..., for_inference=True): norms folded, dropout dropped, channels_last",
     "compile": "torch.compile of the inference module (inductor)",
     "onnxruntime": "model.onnx in onnxruntime, every graph optimization on",
     "openvino": "openvino/model.xml on the CPU, precision hint explicit",
+    "aoti": "model.aoti.pt2, the AOTInductor package (CPU, freezing)",
     "tensorrt": "a TensorRT engine from torch-tensorrt (CUDA)",
 }
 NEEDS = {"onnxruntime": "onnxruntime", "openvino": "openvino"}
+FILE_TARGETS = {"onnxruntime": "onnx", "openvino": "openvino", "aoti": "aoti"}
+"""The backends that load a target's files, which `prepare` writes and checks."""
 
 
 def missing(backend: str) -> str | None:
@@ -32,6 +35,10 @@ def missing(backend: str) -> str | None:
         from resnet_spec.compiler.targets import tensorrt
 
         return tensorrt.missing()
+    if backend == "aoti":
+        from resnet_spec.compiler.targets import aoti
+
+        return aoti.missing()
     package = NEEDS.get(backend)
     if package is not None and importlib.util.find_spec(package) is None:
         extra = "openvino" if backend == "openvino" else "dev"
@@ -94,6 +101,8 @@ def load(backend: str, folder: Path, threads: int, precision: str,
         return _onnxruntime(folder, threads)
     if backend == "openvino":
         return _openvino(folder, threads, precision)
+    if backend == "aoti":
+        return _aoti(folder)
     if backend == "tensorrt":
         return _tensorrt(folder, precision, batches)
     raise ValueError(f"unknown backend {backend!r}")
@@ -113,6 +122,15 @@ def _openvino(folder: Path, threads: int, precision: str) -> Run:
 
     request = compile_model(folder / XML, precision, threads).create_infer_request()
     return lambda x: request.infer({INPUT_NAME: x})
+
+
+def _aoti(folder: Path) -> Run:
+    """The package as the aoti target wrote it (threads: the process's OpenMP and torch
+    settings)."""
+    from resnet_spec.compiler.targets.aoti import FILE
+    from resnet_spec.compiler.targets.aoti import load as load_package
+
+    return _torch_run(load_package(folder / FILE))
 
 
 def _tensorrt(folder: Path, precision: str, batches: tuple[int, ...]) -> Run:

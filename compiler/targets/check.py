@@ -45,6 +45,8 @@ class CheckResult:
     top1_agreement: float | None
     """Share of images whose arg-max class equals the module's (outputs of shape N x classes)."""
     passed: bool
+    other_sizes: list[list[int]] | None = None
+    """With `--image-size`: the heights and widths it also ran at, besides the spec's."""
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -91,15 +93,20 @@ def check(job: Job, label: str, run: Runner, runtime: str, precision: str | None
           ) -> CheckResult:
     """Compare `run` with the module; ExportError if an fp32 file differs or an output is not
     finite where the module's is. `label` names the file in messages; `precision` is the
-    file's (default the job's)."""
+    file's (default the job's). With `--image-size`, the file also runs at a second size
+    (`Job.check_sizes`)."""
     precision = precision or job.precision
     reduced = precision != "fp32"
-    batches = _batches(job, reduced)
+    batches: list[tuple[int, np.ndarray]] = _batches(job, reduced)
+    sizes = job.check_sizes()
+    batches += [(batches[-1][0], _images(job, batches[-1][0], size)) for size in sizes[1:]]
     worst, scale, agree, images = 0.0, 0.0, 0, 0
     for i, (batch, x) in enumerate(batches):
         part = f" ({i + 1}/{len(batches)})" if reduced else ""
-        job.progress(f"checking {label} at batch {batch}{part}")
-        want, got = reference(job, x), _outputs(run, x, job, label, batch)
+        at = "" if x.shape[2:] == tuple(job.input_dims[1:]) else f", {x.shape[2]}x{x.shape[3]}"
+        job.progress(f"checking {label} at batch {batch}{at}{part}")
+        want = reference(job, x)
+        got = _outputs(run, x, want, label, batch)
         error, size = max_error(want, got, label, batch)
         worst, scale = max(worst, error), max(scale, size)
         agree += _top1_matches(want, got)
@@ -110,7 +117,8 @@ def check(job: Job, label: str, run: Runner, runtime: str, precision: str | None
         job.note(note)
     classes = _has_logits(job)
     return CheckResult(runtime, precision, sorted({b for b, _ in batches}), images, worst,
-                       tolerance, agree / images if classes else None, True)
+                       tolerance, agree / images if classes else None, True,
+                       [list(s) for s in sizes[1:]] or None)
 
 
 def _batches(job: Job, reduced: bool) -> list[tuple[int, np.ndarray]]:
@@ -125,16 +133,18 @@ def _batches(job: Job, reduced: bool) -> list[tuple[int, np.ndarray]]:
     return [(step, np.ascontiguousarray(images[i:i + step])) for i in range(0, count, step)]
 
 
-def _images(job: Job, batch: int) -> np.ndarray:
-    """A fixed pseudo-random batch (the same for the same size) as float32 NCHW."""
-    return example_input(job.graph, batch, job.module).float().contiguous().numpy()
+def _images(job: Job, batch: int, size: tuple[int, int] | None = None) -> np.ndarray:
+    """A fixed pseudo-random batch (the same for the same size) as float32 NCHW, at the spec's
+    height and width or `size`."""
+    return example_input(job.graph, batch, job.module, size).float().contiguous().numpy()
 
 
-def _outputs(run: Runner, x: np.ndarray, job: Job, label: str, batch: int
+def _outputs(run: Runner, x: np.ndarray, want: dict[str, np.ndarray], label: str, batch: int
              ) -> dict[str, np.ndarray]:
+    """`run`'s outputs for `x`; ExportError unless each has the module's name and shape."""
     got = run(x)
-    for name in output_names(job.graph):
-        expected_shape = (batch, *job.graph.node(job.graph.outputs[name]).shape)
+    for name, expected in want.items():
+        expected_shape = tuple(expected.shape)
         if name not in got or tuple(got[name].shape) != expected_shape:
             shape = tuple(got[name].shape) if name in got else "missing"
             raise ExportError(f"{label}: at batch {batch} output {name!r} is {shape}, "

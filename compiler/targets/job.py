@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from resnet_spec.deploy import DEFAULT_BATCH, DEFAULT_MIN_AGREEMENT, BatchRange
+from resnet_spec.image_size import ImageSizes
 from resnet_spec.ir import Graph
 from resnet_spec.outdir import write_file
 
@@ -27,6 +28,10 @@ class Job:
     batch: BatchRange = DEFAULT_BATCH
     precision: str = "fp32"
     triton_backend: str = "auto"
+    aoti_device: str = "cpu"
+    """What the aoti package is compiled for: `cpu` or `cuda`."""
+    image_size: ImageSizes | None = None
+    """`--image-size`: height and width dynamic (the program was exported so); None: fixed."""
     note: Callable[[str], None] = lambda line: None
     progress: Callable[[str], None] = lambda message: None
     """Told what the target does next (`converting`, `checking batch 3`): the user sees it."""
@@ -58,6 +63,14 @@ class Job:
     def input_dims(self) -> tuple[int, ...]:
         """The input's shape without the batch: (C, H, W)."""
         return tuple(self.graph.input_shape)
+
+    def check_sizes(self) -> list[tuple[int, int] | None]:
+        """The image sizes a target is checked at besides the spec's (None): with
+        `--image-size`, one more valid size, its height unlike the spec's."""
+        if self.image_size is None:
+            return [None]
+        other = self.image_size.other_size(*self.input_dims[1:])
+        return [None] if other == tuple(self.input_dims[1:]) else [None, other]
 
     def write(self, relative: str, data: bytes | memoryview) -> Path:
         """Write a file at `relative` below the folder (its folders created)."""

@@ -104,12 +104,17 @@ def check_file(job: Job, label: str, path: Path) -> dict[str, Any]:
 
 
 def _name_batch_dims(proto: Any) -> None:
-    """Call the dynamic first dimension of every input and output `batch` (the exporter names
-    it after an internal symbol such as `s77`)."""
+    """Call the dynamic first dimension of every input and output `batch`, and the input's
+    dynamic height and width (`--image-size`) `height` and `width` (the exporter names them
+    after internal symbols such as `s77`; an output map's are expressions of these)."""
     for value in [*proto.graph.input, *proto.graph.output]:
         dim = value.type.tensor_type.shape.dim[0]
         if dim.HasField("dim_param") or not dim.HasField("dim_value"):
             dim.dim_param = "batch"
+    for dim, name in zip(proto.graph.input[0].type.tensor_type.shape.dim[2:],
+                         ("height", "width"), strict=False):
+        if not dim.HasField("dim_value"):
+            dim.dim_param = name
 
 
 def session(path: Path, threads: int | None = None) -> Any:
@@ -119,6 +124,9 @@ def session(path: Path, threads: int | None = None) -> Any:
     ops takes the core the other thread needs (batch 8 about 10% slower, batch 1 the same)."""
     import onnxruntime as ort
 
+    from resnet_spec.compiler.telemetry import quiet_onnxruntime
+
+    quiet_onnxruntime()
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.log_severity_level = 3
@@ -173,7 +181,9 @@ def build(job: Job) -> dict[str, Any]:
         # TensorRT reads int8 QDQ only symmetric (zero points 0); this file's activations are
         # uint8 with zero points, made for CPUs: no hand-off from it
         "trtexec": None if job.precision == "int8" else
-        trtexec_command(job.input_dims, job.batch, _trt_precision(job.precision)),
+        trtexec_command(job.input_dims, job.batch, _trt_precision(job.precision),
+                        sizes=(job.image_size.min, job.image_size.max)
+                        if job.image_size else None),
     }
 
 

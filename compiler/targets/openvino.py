@@ -41,14 +41,19 @@ def missing() -> str | None:
 
 def convert(job: Job) -> Any:
     """The program as an OpenVINO model: input `images` with a dynamic batch and the spec's
-    fixed C, H, W; outputs named as the model's."""
+    fixed C, H, W (with `--image-size`, H and W bounded to its range); outputs named as the
+    model's."""
     import openvino as ov
 
     # with nncf installed, OpenVINO's PyTorch frontend imports it, and that makes torch warn
     # that there is no CUDA: nothing the user can act on
     with quantize.quiet_logger("torch.utils.cpp_extension"):
         model = ov.convert_model(job.converter_program)
-    model.reshape({model.inputs[0]: ov.PartialShape([-1, *job.input_dims])})
+    sizes = job.image_size
+    dims: list[Any] = list(job.input_dims) if sizes is None else [
+        job.input_dims[0], ov.Dimension(sizes.min, sizes.max),
+        ov.Dimension(sizes.min, sizes.max)]
+    model.reshape({model.inputs[0]: ov.PartialShape([-1, *dims])})
     model.inputs[0].get_tensor().set_names({INPUT_NAME})
     for port, name in zip(model.outputs, output_names(job.graph), strict=True):
         port.get_tensor().set_names({name})

@@ -20,8 +20,8 @@ import click
 from resnet_spec.cli.completion import complete_list, complete_spec
 from resnet_spec.cli.options import calibration_option, seed_option, weights_option
 
-BACKENDS = ("eager", "inference", "compile", "onnxruntime", "openvino", "tensorrt")
-FILE_BACKENDS = ("onnxruntime", "openvino")
+BACKENDS = ("eager", "inference", "compile", "onnxruntime", "openvino", "aoti", "tensorrt")
+FILE_BACKENDS = ("onnxruntime", "openvino", "aoti")
 TIMEOUT_S = 3600
 """A backend process still running after this long is stopped and reported as failed."""
 
@@ -87,7 +87,7 @@ def _worker(args: dict[str, Any], threads: int) -> dict[str, Any]:
               help="Threads for every runtime, at most the cores this process may use "
               "(the default).")
 @click.option("--runs", type=click.IntRange(min=1), default=20, show_default=True,
-              help="Timed runs per batch size (the median is reported).")
+              help="Timed runs per batch size (median, quartiles, min and max reported).")
 @click.option("--warmup", type=click.IntRange(min=1), default=3, show_default=True,
               help="Untimed runs first (torch.compile compiles in the first).")
 @click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16", "int8"]),
@@ -105,8 +105,11 @@ def bench(spec: str, batches: tuple[int, ...], backends: tuple[str, ...], thread
 
     Each backend runs alone in its own process (two runtimes' thread pools in one process
     fight over the cores), with --threads applied to every runtime; after --warmup untimed
-    runs, the median of --runs timed runs is reported. Backends this machine cannot run are
-    listed with the reason; the fastest at each batch size is named.
+    runs, --runs timed runs give the median, the quartiles, min and max, and the spread
+    (interquartile range / median). Backends this machine cannot run are listed with the
+    reason. The fastest at a batch size is named only when its quartiles do not overlap
+    any other's (else the backends within the noise are listed) and the load average stayed
+    within the cores; a spread over 10% or an overloaded machine is warned about.
 
     \b
     eager        the compiled module in eval mode (what torchvision runs)
@@ -114,6 +117,8 @@ def bench(spec: str, batches: tuple[int, ...], backends: tuple[str, ...], thread
     compile      torch.compile of the inference module
     onnxruntime  the onnx target in onnxruntime (all graph optimizations)
     openvino     the openvino target on the CPU, --precision explicit
+    aoti         the aoti target (AOTInductor package, CPU; compiled while preparing,
+                 for the one batch size when --batch names one)
     tensorrt     a TensorRT engine (CUDA and torch-tensorrt)
 
     \b
@@ -135,13 +140,14 @@ def bench(spec: str, batches: tuple[int, ...], backends: tuple[str, ...], thread
                                "calibrates")
     check_bench_fits(loaded, batches, backends, weights_file=weights is not None)
     threads = threads or _cores()
+    loads = [_load_average()]
     with tempfile.TemporaryDirectory(prefix="resnet-spec-bench-") as folder:
         _say(as_json, f"preparing {name}: weights"
              + "".join(f", {b} files" for b in backends if b in FILE_BACKENDS))
         prepared = _worker({"command": "prepare", "spec": spec, "folder": folder,
                             "weights": os.fspath(weights) if weights else None, "seed": seed,
                             "backends": list(backends), "precision": precision,
-                            "calibration": calibration}, threads)
+                            "calibration": calibration, "batches": list(batches)}, threads)
         if prepared.get("status") == "failed":
             raise click.ClickException(f"preparing {name} failed: {prepared['reason']}")
         results = {}
@@ -152,8 +158,9 @@ def bench(spec: str, batches: tuple[int, ...], backends: tuple[str, ...], thread
                 "batches": list(batches), "runs": runs, "warmup": warmup, "threads": threads,
                 "precision": precision, "input": prepared["input"]}, threads)
             results[backend].pop("backend", None)
+            loads.append(_load_average())
     report = _report(name, spec, batches, threads, runs, warmup, precision, results,
-                     prepared["checks"])
+                     prepared["checks"], loads)
     click.echo(json.dumps(report, indent=2) if as_json else _table(report))
 
 
@@ -175,29 +182,40 @@ def _say(quiet: bool, line: str) -> None:
         click.echo(line, err=True)
 
 
+def _load_average() -> float:
+    """The machine's 1-minute load average (0 where the platform has none)."""
+    return os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+
+
 def _report(name: str, spec: str, batches: tuple[int, ...], threads: int, runs: int,
-            warmup: int, precision: str, results: dict[str, Any], checks: dict[str, Any]
-            ) -> dict[str, Any]:
-    """The figures with speedups against eager, and the fastest backend at each batch."""
+            warmup: int, precision: str, results: dict[str, Any], checks: dict[str, Any],
+            loads: list[float] | None = None, cores: int | None = None) -> dict[str, Any]:
+    """The figures with speedups against eager (medians), and the verdicts of
+    `bench_stats.judge`: the fastest backend at each batch (None within the noise), the
+    backends within the noise of the lowest median, the warnings."""
+    from resnet_spec.bench_stats import judge
+
+    loads = loads if loads is not None else [_load_average()]
+    cores = cores or os.cpu_count() or 1
     eager = results.get("eager", {})
-    fastest: dict[str, str | None] = {}
     for batch in map(str, batches):
         base = eager.get("batches", {}).get(batch, {}).get("median_ms")
-        timed = {b: r["batches"][batch] for b, r in results.items() if r["status"] == "ok"}
-        for figures in timed.values():
-            figures["speedup"] = base / figures["median_ms"] if base else None
-        fastest[batch] = min(timed, key=lambda b: timed[b]["median_ms"]) if timed else None
+        for result in results.values():
+            figures = result.get("batches", {}).get(batch) if result["status"] == "ok" else None
+            if figures is not None:
+                figures["speedup"] = base / figures["median_ms"] if base else None
+    verdict = judge(results, batches, loads, cores)
     return {"name": name, "spec": spec, "batches": list(batches), "threads": threads,
             "runs": runs, "warmup": warmup, "precision": precision,
-            "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
-            "backends": results, "fastest": fastest, "checks": checks}
+            "load_average": max(loads), "load_averages": loads, "cores": cores,
+            "backends": results, **verdict, "checks": checks}
 
 
 def _table(report: dict[str, Any]) -> str:
-    head = (f"{report['name']}: {report['threads']} threads, median of {report['runs']} runs "
-            f"after {report['warmup']} warm-up, precision {report['precision']}")
-    rows = [head, "", f"{'backend':<12} {'batch':>5} {'latency':>11} {'images/s':>9} "
-            f"{'vs eager':>8}"]
+    head = (f"{report['name']}: {report['threads']} threads, {report['runs']} runs after "
+            f"{report['warmup']} warm-up, precision {report['precision']}")
+    rows = [head, "", f"{'backend':<12} {'batch':>5} {'median':>11} {'quartiles':>15} "
+            f"{'min-max':>15} {'spread':>6} {'images/s':>9} {'vs eager':>8}"]
     for backend, result in report["backends"].items():
         if result["status"] != "ok":
             rows.append(f"{backend:<12} {result['status']}: {result['reason']}")
@@ -205,14 +223,27 @@ def _table(report: dict[str, Any]) -> str:
         for batch, f in result["batches"].items():
             speedup = f"{f['speedup']:.2f}x" if f.get("speedup") else "-"
             rows.append(f"{backend:<12} {batch:>5} {f['median_ms']:8.2f} ms "
+                        f"{_range(f['q1_ms'], f['q3_ms']):>15} "
+                        f"{_range(f['min_ms'], f['max_ms']):>15} {f['spread']:6.1%} "
                         f"{f['images_per_s']:9.1f} {speedup:>8}")
     rows.append("")
     for batch, best in report["fastest"].items():
+        tied = report["within_noise"].get(batch, [])
         if best is not None:
             speedup = report["backends"][best]["batches"][batch].get("speedup")
             against = f" ({speedup:.2f}x eager)" if speedup else ""
-            rows.append(f"fastest at batch {batch}: {best}{against}")
-    load = report.get("load_average")
-    if load:
-        rows.append(f"load average during the run: {load[0]:.2f}")
+            rows.append(f"fastest at batch {batch}: {best}{against}, beyond the noise")
+        elif len(tied) > 1:
+            rows.append(f"batch {batch}: no fastest named: {', '.join(tied)} are within the "
+                        "noise of each other (their quartiles overlap)")
+        elif tied:
+            rows.append(f"batch {batch}: no fastest named (the machine was overloaded); "
+                        f"lowest median {tied[0]}")
+    rows.append(f"load average during the run: {report['load_average']:.2f} "
+                f"(highest of {len(report['load_averages'])} readings; {report['cores']} cores)")
+    rows += [f"warning: {line}" for line in report["warnings"]]
     return "\n".join(rows)
+
+
+def _range(low: float, high: float) -> str:
+    return f"{low:.2f}-{high:.2f} ms"

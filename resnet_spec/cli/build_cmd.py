@@ -16,6 +16,7 @@ from resnet_spec.cli.options import (
     run_or_explain,
 )
 from resnet_spec.deploy import TARGETS, BatchRange
+from resnet_spec.image_size import ImageSizes
 
 
 @click.command()
@@ -28,12 +29,13 @@ from resnet_spec.deploy import TARGETS, BatchRange
 )
 @click.option("--to", "targets", metavar="TARGET,...",
               shell_complete=complete_list(TARGETS), callback=parse_targets,
-              help="Deployment targets to add: onnx, openvino, tensorrt, triton "
+              help="Deployment targets to add: onnx, openvino, aoti, tensorrt, triton "
               "(comma-separated; see docs/deploy.md).")
 @pipeline_options
 def build(spec: str, out: Path | None, seed: int, weights: Path | None, reinit_head: bool,
           targets: tuple[str, ...], batch: BatchRange, precision: str,
-          calibration: str | None, min_agreement: float, triton_backend: str, quiet: bool,
+          calibration: str | None, min_agreement: float, triton_backend: str,
+          image_size: ImageSizes | None, aoti_device: str, quiet: bool,
           overrides: tuple[str, ...]) -> None:
     """Run the whole pipeline on SPEC (a file or built-in name): load, elaborate, check,
     render, cost, compile, export, then each --to target.
@@ -41,8 +43,8 @@ def build(spec: str, out: Path | None, seed: int, weights: Path | None, reinit_h
     Writes spec.resolved.yaml (with any --set applied), graph.json, diagram.dot,
     diagram.svg, summary.md, model.safetensors, model.pt2 and manifest.json (which lists
     the --set options) into the output folder, which appears complete or not at all; --to
-    adds each target's files (model.onnx, openvino/, model.engine, triton/), each loaded
-    back in its own runtime and compared with the module.
+    adds each target's files (model.onnx, openvino/, model.aoti.pt2, model.engine,
+    triton/), each loaded back in its own runtime and compared with the module.
     Progress goes to stderr, one line a step (long steps say what they are doing; -q for
     none); the closing line (params, MACs, folder) to
     stdout. A target this machine cannot build (tensorrt without CUDA) exits 3 before any
@@ -63,6 +65,7 @@ def build(spec: str, out: Path | None, seed: int, weights: Path | None, reinit_h
     result = run_or_explain(lambda: run_build(
         spec, out, seed=seed, weights=weights, targets=targets, batch=batch,
         precision=precision, triton_backend=triton_backend, overrides=overrides,
-        calibration=calibration, min_agreement=min_agreement,
-        on_note=note, reinit_head=reinit_head, **progress_hooks(quiet)))
+        calibration=calibration, min_agreement=min_agreement, on_note=note,
+        reinit_head=reinit_head, image_size=image_size, aoti_device=aoti_device,
+        **progress_hooks(quiet)))
     report_result("built", result)

@@ -13,6 +13,7 @@ import click
 
 from resnet_spec import units
 from resnet_spec.deploy import (
+    AOTI_DEVICES,
     DEFAULT_BATCH,
     DEFAULT_MIN_AGREEMENT,
     TARGETS,
@@ -90,6 +91,19 @@ def parse_batch(ctx: click.Context, param: click.Parameter, value: str | None) -
         return BatchRange.parse(value)
     except ValueError as err:
         raise click.BadParameter(str(err).removeprefix(f"--batch {value!r}: ")) from None
+
+
+def parse_image_size(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
+    """`--image-size MIN:MAX` -> `ImageSizes` (None: the spec's fixed size); its fit to the
+    network's stride is checked once the graph exists."""
+    if value is None:
+        return None
+    from resnet_spec.image_size import ImageSizes
+
+    try:
+        return ImageSizes.parse(value)
+    except ValueError as err:
+        raise click.BadParameter(str(err).removeprefix(f"--image-size {value!r}: ")) from None
 
 
 seed_option = click.option(
@@ -178,7 +192,7 @@ min_agreement_option = click.option(
 def pipeline_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """What `build` and `export` share: `--weights`, `--reinit-head`, `--seed`, the deployment
     options `--batch`, `--precision`, `--calibration`, `--min-agreement`, `--triton-backend`,
-    then `-q` and `--set`."""
+    `--image-size`, `--aoti-device`, then `-q` and `--set`."""
     for option in reversed([
         weights_option,
         reinit_head_option,
@@ -198,6 +212,13 @@ def pipeline_options(command: Callable[..., Any]) -> Callable[..., Any]:
                      show_default=True,
                      help="What the triton target packages; auto = the TensorRT engine when "
                      "this run builds one, else the ONNX file (onnxruntime)."),
+        click.option("--image-size", metavar="MIN:MAX", callback=parse_image_size,
+                     help="Height and width dynamic, each any multiple of the network's total "
+                     "stride from MIN to MAX pixels (e.g. 224:640 for ResNet-50, stride 32); "
+                     "for pt2, onnx, openvino and aoti. Default: the spec's fixed size."),
+        click.option("--aoti-device", type=click.Choice(AOTI_DEVICES), default="cpu",
+                     show_default=True,
+                     help="What --to aoti compiles for: cpu, or cuda (needs a CUDA device)."),
         quiet_option,
         set_option,
     ]):
