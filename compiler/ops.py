@@ -3,7 +3,9 @@ how its tensors start (torchvision's scheme, see `init.py`), and which module cl
 lowering creates.
 
 Everything else an op needs (shape, checks, cost, drawing, flags) is on its IR class
-(`resnet_spec/ir/ops.py`); `tests/test_registries.py` holds `BACKENDS` to the IR's op list.
+(`resnet_spec/ir/ops.py`); `tests/test_registries.py` holds `BACKENDS` to the IR's op list. An
+installed package's op (`resnet_spec.plugins.OpPlugin`) names its `OpBackend`, imported and
+checked here the first time a graph with that op is lowered.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import torch
 from torch import fx, nn
 
 from resnet_spec.compiler.lower import INPUT_NAME, DropPath, gate, zero_pad
+from resnet_spec.plugins import PluginError, Registration, Registry
 
 if TYPE_CHECKING:
     from resnet_spec.compiler.lower import Lowering
@@ -162,7 +165,7 @@ def _drop_path(node: Any, args: list[fx.Node], lo: Lowering) -> fx.Node:
     return lo.module(node.name, DropPath(node.p), tuple(args))
 
 
-BACKENDS: dict[str, OpBackend] = {
+BUILTIN_BACKENDS: dict[str, OpBackend] = {
     "input": OpBackend(_input),
     "conv": OpBackend(_conv, _init_conv, (nn.Conv2d,)),
     "norm": OpBackend(_norm, _init_norm, (nn.BatchNorm2d, nn.GroupNorm)),
@@ -177,12 +180,50 @@ BACKENDS: dict[str, OpBackend] = {
     "gate": OpBackend(_gate),
     "drop_path": OpBackend(_drop_path, modules=(DropPath,)),
 }
-"""IR op kind -> its lowering, initialization and module classes."""
+"""The built-in op kinds' lowering, initialization and module classes."""
+
+
+def plugin_backend(registration: Registration) -> OpBackend:
+    """The `OpBackend` an installed package's op names, imported and held to the contract the
+    built-ins are (`tests/test_registries.py`); a `PluginError` naming the package if not."""
+    plugin = registration.obj
+    where = f"the op `{registration.name}` of {registration.source}"
+    try:
+        backend = plugin.load_backend()
+    except Exception as err:  # a third party's import: one line, not a traceback
+        raise PluginError(f"{where}: its backend `{plugin.backend}` cannot be loaded: "
+                          f"{type(err).__name__}: {err}") from None
+    problem = backend_problem(plugin.op, backend)
+    if problem:
+        raise PluginError(f"{where}: its backend `{plugin.backend}` {problem}")
+    return backend
+
+
+def backend_problem(op: type[Any], backend: Any) -> str:
+    """What is wrong with `backend` as the torch side of the IR op class `op`; "" if nothing."""
+    from resnet_spec.ir import Op
+
+    if not isinstance(backend, OpBackend):
+        return f"is a {type(backend).__name__}, not a resnet_spec.compiler.ops.OpBackend"
+    stateful = op.params is not Op.params or op.buffers is not Op.buffers
+    if stateful and backend.init is stateless:
+        return "has no `init`, but the op has parameters or buffers to fill"
+    if not stateful and backend.init is not stateless:
+        return "has an `init`, but the op has no parameters or buffers"
+    if op.training_only and not backend.modules:
+        # a training-only op lowered to a function call would survive the inference passes
+        return "lists no `modules`, but the op is training-only (the passes drop modules)"
+    return ""
+
+
+BACKENDS: Registry[OpBackend] = Registry("resnet_spec.ops", BUILTIN_BACKENDS, plugin_backend)
+"""IR op kind -> its lowering, initialization and module classes: the built-ins and the
+installed packages' (each imported on first use)."""
 
 
 def training_only_modules() -> tuple[type[nn.Module], ...]:
     """The module classes of the ops whose IR class is `training_only` (identities in eval)."""
     from resnet_spec.ir import OP_CLASSES
 
-    return tuple(module for kind, backend in BACKENDS.items()
-                 if OP_CLASSES[kind].training_only for module in backend.modules)
+    return tuple(module for kind, op in OP_CLASSES.items() if op.training_only
+                 for module in BACKENDS[kind].modules)

@@ -92,6 +92,22 @@ def _structure(graph: Graph) -> list[Finding]:
     if stray or not declared <= set(g) or not declared:
         out.append(Finding("error", f"the graph's ends {stray} are not among its declared "
                            f"outputs {sorted(declared)}", where, check="structure"))
+    return out + _unregistered_ops(graph)
+
+
+def _unregistered_ops(graph: Graph) -> list[Finding]:
+    """Nodes of an op class no registration has (a plugin's block adding an op its package
+    does not declare): nothing downstream (cost, drawing, lowering) would know them."""
+    from resnet_spec.ir import OP_CLASSES
+
+    out = []
+    for node in graph.nodes():
+        if OP_CLASSES.get(node.op) is not type(node):
+            out.append(node.error(f"`{node.name}` is an op `{node.op}` ({type(node).__name__}) "
+                                  "that no installed package registers",
+                                  "declare it under the `resnet_spec.ops` entry points",
+                                  "unregistered_op"))
+            break
     return out
 
 

@@ -268,12 +268,23 @@ def _merge(
 
 
 def _located_errors(err: ValidationError, source: SourceMap) -> SpecError:
-    located = [(item, _item_path(item)) for item in err.errors()]
+    located = [pair for item in err.errors() for pair in _unnested(item)]
     misspelled = _misspelled_fields(located)
     errors = [_one_error(item, path, source) for item, path in located
               if not (item["type"] == "missing" and path in misspelled)]
     errors.sort(key=lambda e: (e.loc.file, e.loc.line, e.loc.column) if e.loc else ("", 0, 0))
     return errors[0] if len(errors) == 1 else SpecErrors(errors)
+
+
+def _unnested(item: dict[str, Any]) -> list[tuple[dict[str, Any], PathKey]]:
+    """An error with its path; the errors of a model validated inside a field (a block kind's
+    `options`, `schema._nested`) each with its own, below that field."""
+    ctx = item.get("ctx") or {}
+    if item["type"] != "nested":
+        return [(item, _item_path(item))]
+    below = _item_path(item)
+    return [({**inner, "fields": ctx.get("fields", []) if len(inner["loc"]) == 1 else []},
+             (*below, *inner["loc"])) for inner in ctx["nested"]]
 
 
 def _item_path(item: dict[str, Any]) -> PathKey:
@@ -291,7 +302,7 @@ def _misspelled_fields(located: list[tuple[dict[str, Any], PathKey]]) -> set[Pat
     out = set()
     for item, path in located:
         if item["type"] == "extra_forbidden":
-            close = _closest(str(path[-1]), _field_names(path[:-1]))
+            close = _closest(str(path[-1]), item.get("fields") or _field_names(path[:-1]))
             if close:
                 out.add((*path[:-1], close))
     return out
@@ -305,7 +316,7 @@ def _one_error(item: dict[str, Any], path: PathKey, source: SourceMap) -> SpecEr
     kind = item["type"]
     if kind == "extra_forbidden":
         key = str(path[-1])
-        valid = _field_names(path[:-1])
+        valid = item.get("fields") or _field_names(path[:-1])
         close = _closest(key, valid)
         hint = f"did you mean `{close}`?" if close else "valid keys: " + ", ".join(valid)
         return SchemaError(f"unknown key `{shown(key)}`", source.key(path), hint)

@@ -25,10 +25,11 @@ if TYPE_CHECKING:
 STAGE = "*"
 """In a field of `CAUSES`: the index of the stage the finding is in."""
 
-_BLOCK = tuple(f for name in ("kind", "expansion", *width_fields())
+_BLOCK = tuple(f for name in ("kind", "expansion", *width_fields(), "options")
                for f in (f"stages.*.block.{name}", f"block.{name}"))
 """The block fields the widths depend on: the kind, the expansion, and the fields only some
-kinds use (their registrations' `fields`: a bottleneck's `groups` and `base_width`)."""
+kinds use (their registrations' `fields`: a bottleneck's `groups` and `base_width`), and a
+plugin kind's `options`."""
 _WIDTHS = ("stages.*.width", *_BLOCK, "stem.widths", "stem.width", "stem.kind")
 _SIZES = ("input.height", "input.width", "input", "stem.stride", "stem.kernel", "stem.pool",
           "stem.kind", "stages.*.stride", "stages.*.dilation", "output_stride")
@@ -54,6 +55,7 @@ CAUSES: dict[str, tuple[str, ...]] = {
     "norm_channels": (),
     "linear_features": (),
     "gate_shape": (),
+    "unregistered_op": (),
 }
 """Each check of `check.py` -> the spec fields (dotted, `*` for the finding's stage) whose
 values it depends on, the likeliest cause first: a finding moves to the first of those written

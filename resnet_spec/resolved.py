@@ -29,6 +29,9 @@ def resolved_dict(spec: Spec) -> dict[str, Any]:
     """The spec as plain data with every default written out and nothing left to inherit."""
     data = spec.model_dump(mode="json", exclude={"extends"})
     data["block"]["expansion"] = spec.block.out_expansion
+    options = spec.block.kind_options()  # a plugin kind's settings, its defaults filled in
+    if options is not None:
+        data["block"]["options"] = options.model_dump(mode="json")
     for index, stage in enumerate(data["stages"]):
         stage["shortcut"] = spec.stage_shortcut(index).value
         stage["block"] = {k: v for k, v in stage["block"].items() if v is not None}

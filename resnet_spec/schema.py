@@ -19,6 +19,7 @@ from pydantic import (
     Field,
     PrivateAttr,
     StringConstraints,
+    ValidationError,
     create_model,
     field_validator,
     model_validator,
@@ -76,6 +77,15 @@ def _in_words(names: list[str]) -> str:
 def _registered_block_kind(value: Any) -> Any:
     if isinstance(value, str) and value in block_kinds():
         return value
+    if isinstance(value, str):
+        from resnet_spec import plugins
+
+        broken = plugins.refused("resnet_spec.blocks", value)
+        if broken is not None:
+            raise PydanticCustomError(
+                "cross_field", "the block kind `{kind}` of {source} is installed but not "
+                "registered: {problem}",
+                {"kind": value, "source": broken.source, "problem": broken.problem})
     # the error type of an enum, so that it is worded and hinted as every other choice
     raise PydanticCustomError("enum", "Input should be {expected}",
                               {"expected": _in_words(sorted(block_kinds()))})
@@ -108,6 +118,16 @@ class Shortcut(str, Enum):
 def _cross_field(message: str, at: str) -> PydanticCustomError:
     """An error of a rule between fields, located at field `at` of the model that raised it."""
     return PydanticCustomError("cross_field", message, {"at": at})
+
+
+def _nested(err: ValidationError, at: str, fields: list[str]) -> PydanticCustomError:
+    """The errors of a model validated inside a field (a kind's `options`), kept whole so that
+    the loader reports each at its own line below `at`; `fields` are that model's keys, for
+    "did you mean". Its own message is the first error's."""
+    errors = err.errors()
+    return PydanticCustomError("nested", "{first}", {"at": at, "nested": errors,
+                                                     "fields": fields,
+                                                     "first": errors[0]["msg"]})
 
 
 class _Model(BaseModel):
@@ -301,6 +321,11 @@ class BlockSpec(_Model):
     zero_init_last_norm: bool = Field(
         False, description="Start each residual branch's last norm at zero."
     )
+    options: dict[str, Any] | None = Field(
+        None,
+        description="The settings of a block kind that declares its own (a plugin's, see "
+        "docs/extending.md), checked by that kind's model; other kinds take none.",
+    )
 
     @model_validator(mode="after")
     def _rules(self) -> BlockSpec:
@@ -313,7 +338,23 @@ class BlockSpec(_Model):
                     f"`{self.kind}` (use kind: {users[0]}, or remove it)",
                     name,
                 )
+        self.kind_options()
         return self
+
+    def kind_options(self) -> BaseModel | None:
+        """`options` validated by the kind's own model, defaults filled in (None for a kind
+        without one); an error located inside `options` when they do not fit."""
+        model = block_kinds()[self.kind].options
+        if model is None:
+            if self.options is not None:
+                raise _cross_field(f"the block kind `{self.kind}` takes no `options` (only "
+                                   "kinds that declare an options model do; remove them)",
+                                   "options")
+            return None
+        try:
+            return model.model_validate(self.options or {})
+        except ValidationError as err:
+            raise _nested(err, "options", list(model.model_fields)) from None
 
     @property
     def out_expansion(self) -> int:
@@ -521,12 +562,17 @@ class Spec(_Model):
         merged = {**self.block.model_dump(exclude_unset=True), **overrides}
         if "kind" in overrides and "expansion" not in overrides:
             merged.pop("expansion", None)
+        if overrides.get("kind", self.block.kind) != self.block.kind and "options" not in overrides:
+            merged.pop("options", None)  # another kind's settings
         try:
             return BlockSpec.model_validate(merged)
         except ValueError as err:
             at = f"stages.{index}.block"
             first = err.errors()[0] if hasattr(err, "errors") else {"msg": str(err)}
             inner = (first.get("ctx") or {}).get("at")
+            if first["type"] == "nested" and inner in overrides:
+                raise PydanticCustomError("nested", "{first}",
+                                          {**first["ctx"], "at": f"{at}.{inner}"}) from None
             raise _cross_field(
                 f"with this stage's overrides: {first['msg']}",
                 f"{at}.{inner}" if inner and inner in overrides else at,

@@ -1,11 +1,13 @@
-"""The residual block kinds, one `BlockKind` registration each in `BLOCK_KINDS`.
+"""The residual block kinds, one `BlockKind` registration each in `BLOCK_KINDS`: the built-ins
+here, and those of installed packages (`resnet_spec.blocks` entry points, `plugins.py`).
 
 A registration is everything the tool knows of a kind: its builder, which takes the block's
 settings (`BlockCtx`) and input and returns what it built (`Built`: the output, the inner width,
 what the shortcut produced, the squeeze's channels), its default expansion and inner-width rule,
 which `block` fields only it uses, whether it pre-activates, and how the compiled module and the
-diagrams name and colour it. The schema validates `block.kind` against these registrations, so a
-kind resolves only through what is registered. Names follow torchvision's blocks: `conv1`,
+diagrams name and colour it, and the model of its own settings (`block.options`). The schema
+validates `block.kind` against these registrations, so a kind resolves only through what is
+registered. Names follow torchvision's blocks: `conv1`,
 `bn1`, ... `downsample.0`.
 """
 
@@ -14,12 +16,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from pydantic import BaseModel
+
 from resnet_spec.elaboration import excite
 from resnet_spec.elaboration.context import BlockCtx, Ctx, Cursor
 from resnet_spec.elaboration.registry import lookup
 from resnet_spec.elaboration.shortcuts import shortcut
 from resnet_spec.errors import Loc
 from resnet_spec.ir import AddNode
+from resnet_spec.plugins import Registry
 from resnet_spec.schema import BlockSpec, StrideAt
 
 
@@ -62,6 +67,9 @@ class BlockKind:
     torchvision_acts: bool = False
     """Its blocks are torchvision's layout: with ReLU and no squeeze-and-excitation, their
     activation modules take the names of torchvision's FX nodes (`relu`, `relu_1`, `relu_2`)."""
+    options: type[BaseModel] | None = None
+    """The pydantic model of its own settings, `block.options` (a plugin's kind); the builder
+    reads them validated as `BlockCtx.options`. None: the kind takes no `options`."""
 
     def __call__(self, ctx: Ctx, block: BlockCtx, x: Cursor) -> Built:
         return self.build(ctx, block, x)
@@ -79,7 +87,7 @@ def basic(ctx: Ctx, b: BlockCtx, x: Cursor) -> Built:
     y = ctx.act(y, "act1")
     y = ctx.conv_norm(y, "conv2", "bn2", b.out_channels, kernel=3, dilation=b.dilation,
                       zero_init=b.spec.zero_init_last_norm)
-    return _residual(ctx, b, x, y, inner=b.width, last_act="act2")
+    return residual(ctx, b, x, y, inner=b.width, last_act="act2")
 
 
 def bottleneck(ctx: Ctx, b: BlockCtx, x: Cursor) -> Built:
@@ -93,7 +101,7 @@ def bottleneck(ctx: Ctx, b: BlockCtx, x: Cursor) -> Built:
     y = ctx.act(y, "act2")
     y = ctx.conv_norm(y, "conv3", "bn3", b.out_channels, kernel=1,
                       zero_init=b.spec.zero_init_last_norm)
-    return _residual(ctx, b, x, y, inner=inner, last_act="act3")
+    return residual(ctx, b, x, y, inner=inner, last_act="act3")
 
 
 def preact_basic(ctx: Ctx, b: BlockCtx, x: Cursor) -> Built:
@@ -103,7 +111,7 @@ def preact_basic(ctx: Ctx, b: BlockCtx, x: Cursor) -> Built:
     y = ctx.conv(pre, "conv1", b.width, kernel=3, stride=b.stride, dilation=b.first_dilation)
     y = _norm_act(ctx, y, "2", zero_init=b.spec.zero_init_last_norm)
     y = ctx.conv(y, "conv2", b.out_channels, kernel=3, dilation=b.dilation)
-    return _residual(ctx, b, x, y, inner=b.width, preact=pre)
+    return residual(ctx, b, x, y, inner=b.width, preact=pre)
 
 
 def preact_bottleneck(ctx: Ctx, b: BlockCtx, x: Cursor) -> Built:
@@ -117,11 +125,11 @@ def preact_bottleneck(ctx: Ctx, b: BlockCtx, x: Cursor) -> Built:
                  groups=b.spec.groups)
     y = _norm_act(ctx, y, "3", zero_init=b.spec.zero_init_last_norm)
     y = ctx.conv(y, "conv3", b.out_channels, kernel=1)
-    return _residual(ctx, b, x, y, inner=inner, preact=pre)
+    return residual(ctx, b, x, y, inner=inner, preact=pre)
 
 
-def _residual(ctx: Ctx, b: BlockCtx, x: Cursor, branch: Cursor, *, inner: int,
-              preact: Cursor | None = None, last_act: str | None = None) -> Built:
+def residual(ctx: Ctx, b: BlockCtx, x: Cursor, branch: Cursor, *, inner: int,
+             preact: Cursor | None = None, last_act: str | None = None) -> Built:
     """The branch, through its squeeze-and-excitation and drop-path where the block has them,
     plus the shortcut of the block's input (of its pre-activated input, `preact`, for a
     projection of a pre-activation block), then the activation `last_act` if named."""
@@ -140,7 +148,7 @@ def _norm_act(ctx: Ctx, x: Cursor, n: str, *, zero_init: bool = False) -> Cursor
 
 _BOTTLENECK_FIELDS = ("groups", "base_width")
 
-BLOCK_KINDS: dict[str, BlockKind] = {kind.name: kind for kind in (
+BUILTIN_BLOCK_KINDS: dict[str, BlockKind] = {kind.name: kind for kind in (
     BlockKind("basic", basic, "two 3x3", module_class="BasicBlock", family="conv",
               torchvision_acts=True),
     BlockKind("bottleneck", bottleneck, "1x1, 3x3, 1x1", expansion=4,
@@ -153,7 +161,10 @@ BLOCK_KINDS: dict[str, BlockKind] = {kind.name: kind for kind in (
               inner_width=bottleneck_width, fields=_BOTTLENECK_FIELDS, preactivates=True,
               module_class="PreActBottleneck", family="norm"),
 )}
-"""`block.kind` -> its registration."""
+"""The built-in block kinds by name."""
+
+BLOCK_KINDS: Registry[BlockKind] = Registry("resnet_spec.blocks", BUILTIN_BLOCK_KINDS)
+"""`block.kind` -> its registration: the built-ins and the installed packages' kinds."""
 
 
 def width_fields() -> tuple[str, ...]:

@@ -14,6 +14,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import BaseModel
+
 from resnet_spec.errors import Loc
 from resnet_spec.ir import ActNode, ConvNode, Graph, NormNode, Scope, Shape
 from resnet_spec.schema import BlockSpec, Shortcut, Spec
@@ -52,6 +54,9 @@ class BlockCtx:
     """Stochastic-depth rate of this block's branch (0: no drop-path node)."""
     expansion: int
     """Output channels = width × this (`block.expansion`, else the kind's default)."""
+    options: BaseModel | None = None
+    """`block.options` validated by the kind's `options` model, its defaults filled in; None
+    for a kind without one."""
 
     @property
     def out_channels(self) -> int:

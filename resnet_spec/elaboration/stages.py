@@ -60,7 +60,7 @@ def _block_ctx(ctx: Ctx, kind: BlockKind, index: int, j: int, plan: StagePlan,
         policy=ctx.spec.stage_shortcut(index), width=stage.width,
         stride=plan.stride if j == 0 else 1, dilation=plan.dilation,
         first_dilation=plan.first_dilation if j == 0 else plan.dilation, drop_path=rate,
-        expansion=_expansion(kind, block))
+        expansion=_expansion(kind, block), options=block.kind_options())
 
 
 def _expansion(kind: BlockKind, block: BlockSpec) -> int:

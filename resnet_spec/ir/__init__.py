@@ -14,7 +14,8 @@ renderer and the torch back end. A node is a pydantic model (`ir/op.py`) with
 
 Each op class carries its shape, check, cost and drawing rules (`ir/ops.py`); shapes are
 inferred while elaborating and `check.check_graph` infers them again and compares, so a pass
-that breaks the IR is caught. The list of op kinds is derived from `NODE_TYPES`.
+that breaks the IR is caught. The list of built-in op kinds is derived from `NODE_TYPES`;
+`OP_CLASSES` adds the ops of installed packages (`resnet_spec.ops` entry points, `plugins.py`).
 """
 
 from __future__ import annotations
@@ -38,13 +39,17 @@ from resnet_spec.ir.ops import (
     SqueezeNode,
     ZeroPadNode,
 )
+from resnet_spec.plugins import Registry
 
 NODE_TYPES: tuple[type[Op], ...] = BUILTIN_OPS
-"""Every IR op class."""
+"""Every built-in IR op class."""
 OP_KINDS: tuple[str, ...] = tuple(t.op_kind() for t in NODE_TYPES)
-"""The op kinds, derived from `NODE_TYPES`: every registry keyed by op kind covers these."""
-OP_CLASSES: dict[str, type[Op]] = {t.op_kind(): t for t in NODE_TYPES}
-"""Op kind -> its class."""
+"""The built-in op kinds, derived from `NODE_TYPES`."""
+OP_CLASSES: Registry[type[Op]] = Registry(
+    "resnet_spec.ops", {t.op_kind(): t for t in NODE_TYPES},
+    lambda registration: registration.obj.op)
+"""Op kind -> its class: the built-ins and the installed packages' ops. Every registry keyed
+by op kind (the compiler's `BACKENDS`) covers these."""
 
 __all__ = [
     "NODE_TYPES", "OMIT_DEFAULT", "OP_CLASSES", "OP_KINDS", "ActNode", "AddNode", "BlockInfo",
