@@ -4,12 +4,13 @@ registered for."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 import resnet_spec
-from resnet_spec import ir
+from resnet_spec import ir, plugins
 from resnet_spec.compiler import ops as backends
 from resnet_spec.compiler.passes.drop_training import TRAINING_ONLY_MODULES
 from resnet_spec.elaboration import blocks, heads, shortcuts, stems
@@ -32,7 +33,7 @@ def test_every_op_carries_its_label_and_a_drawn_family(op_class: type[ir.Op]) ->
 
 
 def test_every_op_has_one_compiler_registration() -> None:
-    assert set(backends.BACKENDS) == set(ir.OP_KINDS)
+    assert set(backends.BACKENDS) == set(ir.OP_CLASSES) >= set(ir.OP_KINDS)
 
 
 @pytest.mark.parametrize("op_class", ir.NODE_TYPES, ids=ir.OP_KINDS)
@@ -82,3 +83,119 @@ def test_a_block_kind_resolves_only_through_its_registration(
     assert str(caught.value).startswith(
         f"{spec}:2:15: block.kind: expected `bottleneck`, `preact_basic` or "
         "`preact_bottleneck`, got `basic`")
+
+
+# -- plugins: what an installed package registers is held to the same contract ----------------
+
+@pytest.mark.parametrize("op_class", ir.NODE_TYPES, ids=ir.OP_KINDS)
+def test_every_builtin_backend_meets_the_contract_plugins_are_held_to(
+        op_class: type[ir.Op]) -> None:
+    assert backends.backend_problem(op_class, backends.BACKENDS[op_class.op_kind()]) == ""
+
+
+PLUGIN_OPS = '''\
+from typing import ClassVar, Literal
+
+from resnet_spec.elaboration.blocks import BlockKind, Built, basic
+from resnet_spec.ir import Op
+from resnet_spec.plugins import OpPlugin
+
+
+class Scaled(Op):
+    op: Literal["scaled"] = "scaled"
+    channels: int = 1
+
+    def params(self):
+        return {f"{self.name}.weight": (self.channels,)}
+
+    def label(self):
+        return "scaled"
+
+
+class Unlabelled(Op):
+    op: Literal["unlabelled"] = "unlabelled"
+
+
+class Stray(Op):
+    op: Literal["stray"] = "stray"
+
+    def label(self):
+        return "stray"
+
+
+def with_stray(ctx, b, x):
+    built = basic(ctx, b, x)
+    return Built(ctx.add(Stray, "stray", [built.output]), built.inner, built.shortcut)
+
+
+SCALED = OpPlugin(op=Scaled, backend="fakeplug_torch:NO_INIT")
+UNLABELLED = OpPlugin(op=Unlabelled, backend="fakeplug_torch:NO_INIT")
+NO_BACKEND = OpPlugin(op=Stray, backend="")
+MISNAMED = OpPlugin(op=Stray, backend="fakeplug_torch:NO_INIT")
+NOT_A_KIND = "basic"
+GAUDY = BlockKind("gaudy", basic, "basic in a colour that does not exist", family="gaudy")
+STRAYING = BlockKind("straying", with_stray, "basic, then an op no package registers")
+'''
+PLUGIN_TORCH = '''\
+import operator
+
+from resnet_spec.compiler.ops import OpBackend
+
+NO_INIT = OpBackend(lambda node, args, lo: lo.call("call_function", operator.neg, tuple(args),
+                                                   node.name))
+'''
+
+
+@pytest.fixture
+def fakeplug(tmp_path: Path) -> Iterator[None]:
+    from plugin_site import installed, write_dist
+
+    site = write_dist(tmp_path / "site", "fakeplug", "0.3", {
+        "resnet_spec.ops": {"scaled": "fakeplug:SCALED", "unlabelled": "fakeplug:UNLABELLED",
+                            "stray": "fakeplug:NO_BACKEND", "other": "fakeplug:MISNAMED"},
+        "resnet_spec.blocks": {"wrong": "fakeplug:NOT_A_KIND", "gaudy": "fakeplug:GAUDY",
+                               "straying": "fakeplug:STRAYING"},
+    }, {"fakeplug.py": PLUGIN_OPS, "fakeplug_torch.py": PLUGIN_TORCH})
+    with pytest.warns(plugins.PluginWarning), installed(site):
+        yield
+
+
+def test_a_plugin_registration_that_breaks_the_contract_is_refused(fakeplug: None) -> None:
+    refusals = {(r.group.split(".")[1], r.name): r.problem
+                for r in plugins.registrations() if r.problem}
+    assert refusals == {
+        ("ops", "unlabelled"): "its op class Unlabelled has no `label`",
+        ("ops", "stray"): "it names no backend: `backend` must be `package.module:attribute` "
+                          "of its OpBackend (the torch side)",
+        ("ops", "other"): "the entry point is named `other` but its op class's kind `stray`; "
+                          "the two must agree",
+        ("blocks", "wrong"): "it loads a str, not a resnet_spec.elaboration.blocks.BlockKind",
+        ("blocks", "gaudy"): "its family `gaudy` is none of io, conv, norm, act, pool, merge, "
+                             "shortcut, head, regularize, other",
+    }
+    assert "scaled" in ir.OP_CLASSES and "straying" in blocks.BLOCK_KINDS
+    assert not {"unlabelled", "stray", "other"} & set(ir.OP_CLASSES)
+    assert backends.BACKENDS.package_of("scaled") == "fakeplug 0.3"
+    assert blocks.BLOCK_KINDS.package_of("basic") == "resnet-spec"
+
+
+def test_a_plugin_backend_that_breaks_the_contract_fails_where_it_is_used(
+        fakeplug: None) -> None:
+    # the op has parameters, its backend no `init` to fill them
+    with pytest.raises(plugins.PluginError) as caught:
+        backends.BACKENDS["scaled"]
+    assert str(caught.value) == ("the op `scaled` of fakeplug 0.3: its backend "
+                                 "`fakeplug_torch:NO_INIT` has no `init`, but the op has "
+                                 "parameters or buffers to fill")
+    assert backends.BACKENDS["conv"] is backends.BUILTIN_BACKENDS["conv"]
+
+
+def test_a_block_adding_an_op_no_package_registers_is_refused(
+        fakeplug: None, tmp_path: Path) -> None:
+    spec = tmp_path / "t.yaml"
+    spec.write_text("name: t\nblock: {kind: straying}\nstages:\n  - {depth: 1, width: 8}\n")
+    with pytest.raises(SpecError) as caught:
+        resnet_spec.elaborate(spec)
+    assert str(caught.value) == (
+        f"{spec}:4:5: stages[0]: `layer1.0.stray` is an op `stray` (Stray) that no installed "
+        "package registers (declare it under the `resnet_spec.ops` entry points)")

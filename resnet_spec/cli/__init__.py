@@ -13,12 +13,14 @@ import signal
 import sys
 import threading
 import traceback
+import warnings
 from typing import Any
 
 import click
 
 from resnet_spec.cli import completion, output
 from resnet_spec.errors import SpecError
+from resnet_spec.plugins import PluginWarning
 
 CONFINE_ENV = "RESNET_SPEC_CONFINE"
 """`resnet_spec.confine.ENV`, named here without importing the loader's modules."""
@@ -118,6 +120,8 @@ def main(argv: list[str] | None = None) -> Any:
     handlers = _handle_termination()
     output.tolerate_encoding()
     completion.register_shells()
+    shown_before = warnings.showwarning
+    warnings.showwarning = _one_line_plugin_warnings(shown_before)
     try:
         return cli.main(
             args=args, prog_name="resnet-spec", standalone_mode=False, obj={"debug": debug},
@@ -154,9 +158,21 @@ def main(argv: list[str] | None = None) -> Any:
                    "traceback, and please report it)", err=True)
         sys.exit(EXIT_INVALID)
     finally:
+        warnings.showwarning = shown_before
         for signum, handler in handlers.items():
             signal.signal(signum, handler)
         _restore_env(CONFINE_ENV, confined_before)
+
+
+def _one_line_plugin_warnings(show: Any) -> Any:
+    """`warnings.showwarning` printing a refused plugin as one `warning:` line (no source
+    line), the others as `show` does."""
+    def shown(message: Warning | str, category: type[Warning], *args: Any, **kw: Any) -> None:
+        if issubclass(category, PluginWarning):
+            output.warn(f"warning: {message}")
+        else:
+            show(message, category, *args, **kw)
+    return shown
 
 
 def _restore_env(name: str, value: str | None) -> None:
