@@ -609,9 +609,29 @@ def _schema_extends(schema: dict[str, Any]) -> None:
     schema["else"] = {"required": required}
 
 
+def _schema_kind_options(schema: dict[str, Any]) -> None:
+    """The options of each installed kind that declares a model (a plugin's): checked by editors
+    where the top-level `block` names that kind (a stage's override cannot say which kind it
+    inherits, so its `options` stay any mapping)."""
+    kinds = block_kinds()
+    rules = []
+    for name in sorted(kinds):
+        model = kinds[name].options
+        if model is None:
+            continue
+        options = model.model_json_schema(ref_template="#/$defs/{model}")
+        schema.setdefault("$defs", {}).update(options.pop("$defs", {}))
+        options["type"] = ["object", "null"]  # unset: the model's defaults
+        rules.append({"if": {"properties": {"kind": {"const": name}}, "required": ["kind"]},
+                      "then": {"properties": {"options": options}}})
+    if rules:
+        schema["$defs"]["BlockSpec"]["allOf"] = rules
+
+
 def json_schema() -> dict[str, Any]:
     """The JSON Schema of the spec language, as committed in docs/spec.schema.json."""
     schema = Spec.model_json_schema()
     _schema_shorthands(schema)
     _schema_extends(schema)
+    _schema_kind_options(schema)
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": SCHEMA_ID, **schema}

@@ -14,7 +14,9 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import jsonschema
 import pytest
+import yaml
 from plugin_site import TINYPLUG, environment, installed, pip_install, write_dist
 
 import resnet_spec
@@ -159,6 +161,12 @@ def test_the_schema_lists_the_kind_only_when_installed(site: Path) -> None:
     with installed(site):
         assert kinds() == ["basic", "bottleneck", "preact_basic", "preact_bottleneck",
                            "scaled_basic"]
+        # editors check the kind's options too
+        validator = jsonschema.Draft202012Validator(json_schema())
+        assert not list(validator.iter_errors(yaml.safe_load(TINY)))
+        bad = yaml.safe_load(TINY.replace("0.5", "-1"))
+        assert [e.json_path for e in validator.iter_errors(bad)] == [
+            "$.block.options.scale_init"]
 
 
 @pytest.mark.slow
