@@ -20,7 +20,7 @@ import torch
 from torch import fx, nn
 
 from resnet_spec.compiler.lower import INPUT_NAME, DropPath, gate, zero_pad
-from resnet_spec.plugins import PluginError, Registration, Registry
+from resnet_spec.plugins import PluginError, Registration, Registry, one_line
 
 if TYPE_CHECKING:
     from resnet_spec.compiler.lower import Lowering
@@ -192,7 +192,7 @@ def plugin_backend(registration: Registration) -> OpBackend:
         backend = plugin.load_backend()
     except Exception as err:  # a third party's import: one line, not a traceback
         raise PluginError(f"{where}: its backend `{plugin.backend}` cannot be loaded: "
-                          f"{type(err).__name__}: {err}") from None
+                          f"{one_line(err)}") from None
     problem = backend_problem(plugin.op, backend)
     if problem:
         raise PluginError(f"{where}: its backend `{plugin.backend}` {problem}")

@@ -28,11 +28,11 @@ from __future__ import annotations
 import importlib
 import warnings
 from collections.abc import Callable, Iterator, Mapping, MutableMapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import metadata
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from resnet_spec.errors import SpecError
+from resnet_spec.errors import SpecError, escaped
 
 if TYPE_CHECKING:
     from resnet_spec.ir.op import Op
@@ -240,7 +240,7 @@ def _load(group: Group, ep: metadata.EntryPoint, builtins: Mapping[str, Any]) ->
     found = Registration(group.name, ep.name, ep.value, package, version)
 
     def refuse(problem: str) -> Registration:
-        return Registration(group.name, ep.name, ep.value, package, version, problem=problem)
+        return replace(found, problem=problem)
 
     if ep.name in builtins:
         return refuse(f"the name clashes with the built-in {group.what} of {BUILTIN_PACKAGE} "
@@ -248,12 +248,12 @@ def _load(group: Group, ep: metadata.EntryPoint, builtins: Mapping[str, Any]) ->
     try:
         obj = ep.load()
     except Exception as err:  # whatever a third party's import raises: one line, not a crash
-        return refuse(f"`{ep.value}` cannot be loaded: {type(err).__name__}: {err}")
+        return refuse(f"`{ep.value}` cannot be loaded: {one_line(err)}")
     try:
         group.accept(ep.name, obj)
     except Refused as why:
         return refuse(str(why))
-    return Registration(found.group, found.name, found.value, package, version, obj=obj)
+    return replace(found, obj=obj)
 
 
 def _without_clashes(loaded: list[Registration]) -> Iterator[Registration]:
@@ -265,12 +265,17 @@ def _without_clashes(loaded: list[Registration]) -> Iterator[Registration]:
         others = [o.source for o in by_name[(item.group, item.name)] if o is not item]
         if others and not item.problem:
             verb = "registers" if len(others) == 1 else "register"
-            yield Registration(
-                item.group, item.name, item.value, item.package, item.version,
-                problem=f"{' and '.join(others)} also {verb} the {GROUPS[item.group].what} "
-                f"`{item.name}` (none of them is registered; uninstall all but one)")
+            yield replace(item, obj=None, problem=f"{' and '.join(others)} also {verb} the "
+                          f"{GROUPS[item.group].what} `{item.name}` (none of them is "
+                          "registered; uninstall all but one)")
         else:
             yield item
+
+
+def one_line(err: BaseException) -> str:
+    """An exception of a third party's code as one line: `RuntimeError: boom`, its message's
+    lines joined and any terminal control characters escaped."""
+    return escaped(f"{type(err).__name__}: {' '.join(str(err).split())}")
 
 
 class Registry(MutableMapping[str, T], Generic[T]):
