@@ -121,6 +121,21 @@ def check(job: Job, label: str, run: Runner, runtime: str, precision: str | None
                        [list(s) for s in sizes[1:]] or None)
 
 
+def other_sizes(job: Job, label: str, run: Runner) -> list[list[int]] | None:
+    """With `--image-size`, run `run` at the second size (`Job.check_sizes`) on the fixed
+    images and hold it to the module's output names, shapes and finiteness (an int8 file is
+    judged on its calibration samples, which have the spec's size only): the sizes it ran at,
+    or None without `--image-size`."""
+    sizes = job.check_sizes()[1:]
+    batch = job.batch.check_batches()[-1]
+    for size in sizes:
+        x = _images(job, batch, size)
+        job.progress(f"checking {label} at batch {batch}, {x.shape[2]}x{x.shape[3]}")
+        want = reference(job, x)
+        max_error(want, _outputs(run, x, want, label, batch), label, batch)
+    return [list(s) for s in sizes] or None
+
+
 def _batches(job: Job, reduced: bool) -> list[tuple[int, np.ndarray]]:
     """The check batches; for reduced precision, a fixed set of about REDUCED_SET images cut
     into batches of the larger check size."""
