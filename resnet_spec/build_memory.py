@@ -34,19 +34,21 @@ from resnet_spec.cost import GraphCost
 from resnet_spec.errors import LimitError, Loc
 from resnet_spec.ir import Graph
 from resnet_spec.schema import Spec
+from resnet_spec.targets import REGISTERED
 
 FLOAT_BYTES = 4
 """A build's tensors are float32."""
 RUNTIME_BYTES = 900 << 20
 """torch, the export machinery and the Python around them (measured 865 MiB for a tiny build)."""
-TARGET_RUNTIME_BYTES = {"pt2": 0, "onnx": 80 << 20, "openvino": 60 << 20,
-                        "tensorrt": 1 << 30, "triton": 0}
-"""What importing each target's runtime adds (tensorrt: CUDA's context, not measured here)."""
+TARGET_RUNTIME_BYTES = {t.name: t.runtime_bytes for t in REGISTERED}
+"""What importing each target's runtime adds (its registration's `runtime_bytes`; tensorrt:
+CUDA's context, not measured here)."""
 PROGRAM_COPIES = 2.0
 """The module's weights and the exported program's (serialized, then loaded back)."""
-TARGET_COPIES = {"pt2": 0.0, "onnx": 5.5, "openvino": 2.0, "tensorrt": 2.0, "triton": 0.0}
-"""Further copies of the weights a target holds while it is converted and checked (measured on
-wide_resnet50_2: onnx 7.6 copies in all, openvino 4.2; tensorrt not measured here). Targets are
+TARGET_COPIES = {t.name: t.weight_copies for t in REGISTERED}
+"""Further copies of the weights a target holds while it is converted and checked, its
+registration's `weight_copies` (measured on wide_resnet50_2: onnx 7.6 copies in all, openvino
+4.2; aoti and tensorrt not measured here). Targets are
 converted one after the other, so the peak is the largest one's, plus KEPT_COPIES for each
 other (the files' bytes and what the runtimes cache)."""
 KEPT_COPIES = 0.5
