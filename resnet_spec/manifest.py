@@ -24,7 +24,7 @@ from resnet_spec.version import __version__
 
 
 @dataclass(frozen=True)
-class Made:
+class BuildRecord:
     """What the steps made that the manifest records."""
 
     spec: Spec
@@ -40,20 +40,20 @@ class Made:
     """int8: the `resnet_spec.calibration.Calibration` the files were calibrated on."""
 
 
-def manifest(ref: str, options: BuildOptions, made: Made, folder: Path,
+def manifest(ref: str, options: BuildOptions, record: BuildRecord, folder: Path,
              seconds: dict[str, float], notes: list[str]) -> dict[str, Any]:
     """The manifest of the files in `folder`, made from the spec given as `ref` (its path or
     name, `<dict>`) with `options`, each step's `seconds` so far, and the `notes`."""
     data = {
-        "name": made.cost.name,
+        "name": record.cost.name,
         "spec": ref,
         "overrides": list(options.overrides),
-        "versions": versions(made.targets),
+        "versions": versions(record.targets),
         "seed": options.seed,
         "weights": weights_entry(options.weights,
-                                 made.graph if options.reinit_head else None),
-        "params": made.cost.params,
-        "macs": made.cost.macs,
+                                 record.graph if options.reinit_head else None),
+        "params": record.cost.params,
+        "macs": record.cost.macs,
         "seconds": {name: round(s, 3) for name, s in seconds.items()},
         "files": {
             p.relative_to(folder).as_posix(): sha256(p)
@@ -62,16 +62,16 @@ def manifest(ref: str, options: BuildOptions, made: Made, folder: Path,
         },
         "notes": notes,
     }
-    if made.targets:
+    if record.targets:
         data["batch"] = options.batch.as_json()
         data["precision"] = options.precision
-        data["preprocessing"] = preprocessing(made.spec)
-        if made.samples is not None:
-            data["calibration"] = {**made.samples.as_json(),
+        data["preprocessing"] = preprocessing(record.spec)
+        if record.samples is not None:
+            data["calibration"] = {**record.samples.as_json(),
                                    "min_agreement": options.min_agreement}
-        data["targets"] = made.reports
-    if made.targets or made.image_size:
-        data["image_size"] = made.image_size.as_json() if made.image_size else "fixed"
+        data["targets"] = record.reports
+    if record.targets or record.image_size:
+        data["image_size"] = record.image_size.as_json() if record.image_size else "fixed"
     return data
 
 

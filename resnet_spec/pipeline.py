@@ -18,7 +18,7 @@ import os
 import shlex
 from collections.abc import Sequence
 from contextlib import ExitStack
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -45,7 +45,7 @@ from resnet_spec.handoff import HANDOFF_FILE, handoff_script, tensorrt_handoff, 
 from resnet_spec.image_size import ImageSizes, total_stride
 from resnet_spec.ir import Graph
 from resnet_spec.loader import SpecInput, load, spec_ref
-from resnet_spec.manifest import Made, manifest, preprocessing
+from resnet_spec.manifest import BuildRecord, manifest, preprocessing
 from resnet_spec.outdir import MANIFEST, StagedFolder, check_target, staged
 from resnet_spec.resolved import resolved_dict, resolved_yaml
 from resnet_spec.schema import Spec
@@ -201,7 +201,6 @@ class _Ready:
     handoff: _HandedOff | None = None
     samples: Any = None
     """int8: the loaded calibration samples (`resnet_spec.calibration.Calibration`)."""
-    reports: dict[str, Any] = field(default_factory=dict)
 
 
 def _run(given: SpecInput, out: str | os.PathLike[str] | None, options: BuildOptions,
@@ -225,20 +224,19 @@ def _run(given: SpecInput, out: str | os.PathLike[str] | None, options: BuildOpt
                                                       notes))
         module = steps.run("compile", lambda: _compile(graph, cost, folder, options,
                                                        ready.targets, full, notes))
-        reference: dict[int, Any] = {}
         if full:
-            program = steps.run("export", lambda: _export(module, graph, folder, sizes,
-                                                          reference, steps, notes))
+            program, reference = steps.run("export", lambda: _export(module, graph, folder,
+                                                                     sizes, steps, notes))
         else:
-            program = steps.run("trace", lambda: _trace(module, graph, sizes, steps))
+            program, reference = steps.run("trace", lambda: _trace(module, graph, sizes, steps))
         job = cache(lambda: _job(spec, graph, module, program, reference, folder, options,
                                  sizes, ready.samples, steps, notes))
-        reports = dict(ready.reports)
+        reports = {"tensorrt": ready.handoff.report()} if ready.handoff is not None else {}
         for name in ready.targets:
             reports[name] = steps.run(name, lambda name=name: _target(name, job()))
-        made = Made(spec, graph, cost, sizes, ready.targets, reports, ready.samples)
-        files = steps.run("write", lambda: _publish(ref, options, made, folder, ready.handoff,
-                                                    dict(steps.seconds), notes))
+        record = BuildRecord(spec, graph, cost, sizes, ready.targets, reports, ready.samples)
+        files = steps.run("write", lambda: _publish(ref, options, record, folder,
+                                                    ready.handoff, dict(steps.seconds), notes))
     return BuildResult(name=cost.name, out=folder.out, params=cost.params, macs=cost.macs,
                        files=files, seconds=steps.seconds, notes=notes.lines)
 
@@ -282,8 +280,7 @@ def _prepare(given: SpecInput, ref: str, options: BuildOptions, targets: tuple[s
         raise OptionError("--triton-backend tensorrt packages the engine this build makes: "
                          "add tensorrt to --to")
     samples = _calibration(options, spec, notes) if options.calibration is not None else None
-    reports = {"tensorrt": handoff.report()} if handoff is not None else {}
-    return _Ready(built, spec, handoff, samples, reports)
+    return _Ready(built, spec, handoff, samples)
 
 
 def _runs_openvino(options: BuildOptions, name: str) -> bool:
@@ -383,25 +380,28 @@ def _compile(graph: Graph, costs: GraphCost, folder: StagedFolder, options: Buil
 
 
 def _export(module: Any, graph: Graph, folder: StagedFolder, sizes: ImageSizes | None,
-            reference: dict[int, Any], steps: Steps, notes: Notes) -> Any:
-    """The program (model.pt2, loaded back and checked); the module's outputs at the check
-    batches go into `reference`, for the targets' checks."""
+            steps: Steps, notes: Notes) -> tuple[Any, dict[int, Any]]:
+    """The program (model.pt2, loaded back and checked), and the module's outputs at the check
+    batches, which the targets' checks reuse."""
     from resnet_spec.compiler.export import export_pt2, nonfinite_note
 
+    reference: dict[int, Any] = {}
     program = export_pt2(module, graph, folder.path("model.pt2"), keep=reference,
                          progress=steps.progress, sizes=sizes)
     note = nonfinite_note(reference)
     if note is not None:
         notes.add(note)
-    return program
+    return program, reference
 
 
-def _trace(module: Any, graph: Graph, sizes: ImageSizes | None, steps: Steps) -> Any:
-    """The program an export writes its targets from."""
+def _trace(module: Any, graph: Graph, sizes: ImageSizes | None, steps: Steps
+           ) -> tuple[Any, dict[int, Any]]:
+    """The program an export writes its targets from (no reference outputs: the targets'
+    checks run the module themselves)."""
     from resnet_spec.compiler.export import export_program
 
     steps.progress("exporting")
-    return export_program(module, graph, sizes)
+    return export_program(module, graph, sizes), {}
 
 
 def _job(spec: Spec, graph: Graph, module: Any, program: Any, reference: dict[int, Any],
@@ -432,7 +432,7 @@ def _target(name: str, job: Any) -> dict[str, Any]:
     return target(name).build(job)
 
 
-def _publish(ref: str, options: BuildOptions, made: Made, folder: StagedFolder,
+def _publish(ref: str, options: BuildOptions, record: BuildRecord, folder: StagedFolder,
              handoff: _HandedOff | None, seconds: dict[str, float], notes: Notes
              ) -> dict[str, str]:
     """manifest.json written, the folder moved into place; every file's sha256."""
@@ -442,7 +442,7 @@ def _publish(ref: str, options: BuildOptions, made: Made, folder: StagedFolder,
                   f"{folder.out}/model.onnx is written, and on a GPU machine with trtexec this "
                   f"builds model.engine from it: "
                   f"sh {shlex.quote(str(folder.out / HANDOFF_FILE))}")
-    data = manifest(ref, options, made, folder.staging, seconds, notes.lines)
+    data = manifest(ref, options, record, folder.staging, seconds, notes.lines)
     folder.write(MANIFEST, json.dumps(data, indent=2) + "\n")
     leftover = folder.publish()
     if leftover is not None:
