@@ -1,7 +1,8 @@
 """The deployment targets' one registration each (`resnet_spec.targets`): every registration has
 its back-end module and every target module its registration; the front end's views (names,
 order, precisions, `--image-size`, the manifest's runtimes, the memory estimate's terms) are
-derived from them; and the build's typed entry points take options and hooks whole."""
+derived from them; the build's entry points take options and hooks whole; and what a target
+makes for a later one is a typed field of `job.made`."""
 
 from __future__ import annotations
 
@@ -81,3 +82,27 @@ def test_build_options_are_frozen() -> None:
     options = BuildOptions()
     with pytest.raises(AttributeError):
         options.seed = 1  # type: ignore[misc]
+
+
+def test_triton_packages_what_an_earlier_target_made(tmp_path: Path) -> None:
+    """Without a GPU: the engine a tensorrt step would have left in `job.made` is what the
+    triton target links and describes (its own tensor names, its check)."""
+    import resnet_spec
+    from resnet_spec.compiler.targets import Job, triton
+    from resnet_spec.compiler.targets.job import Engine
+
+    graph = resnet_spec.elaborate("cifar_resnet20")
+    job = Job(graph, None, None, tmp_path, triton_backend="auto")
+    assert triton.choose_backend(job) == "onnxruntime"
+    (tmp_path / "model.engine").write_bytes(b"engine")
+    check = {"runtime": "test", "precision": "fp16", "passed": True}
+    job.made.engine = Engine(tmp_path / "model.engine",
+                             {"inputs": ["images"], "outputs": ["output0"]}, check)
+    assert triton.choose_backend(job) == "tensorrt"
+    entry = triton.build(job)
+    plan = tmp_path / "triton/cifar_resnet20/1/model.plan"
+    assert plan.read_bytes() == b"engine"
+    assert entry["backend"] == "tensorrt" and entry["check"] is check
+    assert entry["precision"] == "fp16"
+    config = (tmp_path / "triton/cifar_resnet20/config.pbtxt").read_text()
+    assert 'platform: "tensorrt_plan"' in config and 'name: "output0"' in config

@@ -54,11 +54,11 @@ def _export(job: Job) -> OnnxExport:
     job.progress("converting to ONNX")
     # the exporter prints its progress on stdout; the build's own lines say enough
     with contextlib.redirect_stdout(io.StringIO()):
-        exported = torch.onnx.export(
+        onnx_program = torch.onnx.export(
             job.converter_program, (), dynamo=True, input_names=[INPUT_NAME],
             output_names=output_names(job.graph), opset_version=OPSET, verbose=False,
         )
-    proto = exported.model_proto
+    proto = onnx_program.model_proto
     _name_batch_dims(proto)
     _record_preprocessing(proto, job.preprocessing)
     opset = next(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx"))
