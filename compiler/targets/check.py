@@ -62,7 +62,7 @@ def reference(job: Job, x: np.ndarray) -> dict[str, np.ndarray]:
     is checked on the same fixed images."""
     import torch
 
-    cache = job.made.setdefault("reference", {})
+    cache = job.references
     key = _key(x)
     if key not in cache:
         with torch.no_grad():
@@ -80,9 +80,8 @@ def named_outputs(job: Job, out: Any) -> dict[str, np.ndarray]:
 def remember(job: Job, outputs: dict[int, Any]) -> None:
     """Take the module's outputs at the check batches from the build's own `.pt2` check
     (`export_pt2(..., keep=)`): the same images, no second forward pass."""
-    cache = job.made.setdefault("reference", {})
     for batch, out in outputs.items():
-        cache[_key(_images(job, batch))] = named_outputs(job, out)
+        job.references[_key(_images(job, batch))] = named_outputs(job, out)
 
 
 def _key(x: np.ndarray) -> tuple[Any, ...]:
