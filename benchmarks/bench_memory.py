@@ -47,6 +47,9 @@ def cases(stem: str) -> dict[str, tuple[list[str], str, bm.Workload | list[bm.Wo
         "export wide_resnet50_2 --to openvino": (
             ["export", "wide_resnet50_2", "--to", "openvino"], "wide_resnet50_2",
             bm.pipeline_workload(("openvino",), BatchRange().check_batches(), full=False)),
+        "export wide_resnet50_2 --to aoti": (
+            ["export", "wide_resnet50_2", "--to", "aoti"], "wide_resnet50_2",
+            bm.pipeline_workload(("aoti",), BatchRange().check_batches(), full=False)),
         "export resnet50 --to onnx,openvino": (
             ["export", "resnet50", "--to", "onnx,openvino"], "resnet50", onnx_ov),
         "export cifar_resnet20 --to onnx --batch 4096": (

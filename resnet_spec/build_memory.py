@@ -34,21 +34,23 @@ from resnet_spec.cost import GraphCost
 from resnet_spec.errors import LimitError, Loc
 from resnet_spec.ir import Graph
 from resnet_spec.schema import Spec
+from resnet_spec.targets import REGISTERED
 
 FLOAT_BYTES = 4
 """A build's tensors are float32."""
 RUNTIME_BYTES = 900 << 20
 """torch, the export machinery and the Python around them (measured 865 MiB for a tiny build)."""
-TARGET_RUNTIME_BYTES = {"pt2": 0, "onnx": 80 << 20, "openvino": 60 << 20,
-                        "tensorrt": 1 << 30, "triton": 0}
-"""What importing each target's runtime adds (tensorrt: CUDA's context, not measured here)."""
+TARGET_RUNTIME_BYTES = {t.name: t.runtime_bytes for t in REGISTERED}
+"""What importing each target's runtime adds (its registration's `runtime_bytes`; tensorrt:
+CUDA's context, not measured here)."""
 PROGRAM_COPIES = 2.0
 """The module's weights and the exported program's (serialized, then loaded back)."""
-TARGET_COPIES = {"pt2": 0.0, "onnx": 5.5, "openvino": 2.0, "tensorrt": 2.0, "triton": 0.0}
-"""Further copies of the weights a target holds while it is converted and checked (measured on
-wide_resnet50_2: onnx 7.6 copies in all, openvino 4.2; tensorrt not measured here). Targets are
-converted one after the other, so the peak is the largest one's, plus KEPT_COPIES for each
-other (the files' bytes and what the runtimes cache)."""
+TARGET_COPIES = {t.name: t.weight_copies for t in REGISTERED}
+"""Further copies of the weights a target holds while it is converted and checked, its
+registration's `weight_copies` (measured on wide_resnet50_2: onnx 7.6 copies in all, openvino
+4.2, aoti 4.0; tensorrt not measured here). Targets are converted one after the other, so the
+peak is the largest one's, plus KEPT_COPIES for each other (the files' bytes and what the
+runtimes cache)."""
 KEPT_COPIES = 0.5
 LIVE_ACTIVATIONS = 4
 """Largest activations alive at once in an eval forward pass, per image of the batch."""
@@ -98,8 +100,8 @@ def bench_workloads(batches: Iterable[int], backends: Iterable[str], *,
                     weights_file: bool = False) -> list[Workload]:
     """`bench`'s processes: the one preparing the files (an export to the file backends'
     targets, checked at batches 1 and 3), and one timing each backend at `batches`."""
-    files = tuple(t for b, t in (("onnxruntime", "onnx"), ("openvino", "openvino"))
-                  if b in tuple(backends))
+    files = tuple(t for b, t in (("onnxruntime", "onnx"), ("openvino", "openvino"),
+                                 ("aoti", "aoti")) if b in tuple(backends))
     prepare = pipeline_workload(files, (1, CHECK_BATCH), full=False,
                                 weights_file=weights_file)
     timing = Workload(verb="benchmarking", batch=max(batches), weight_copies=BENCH_COPIES,

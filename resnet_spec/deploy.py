@@ -1,25 +1,21 @@
-"""The deployment targets as the front end knows them: names, precisions, the batch range and
-the `trtexec` hand-off. No torch here: the CLI checks `--to`, `--precision` and `--batch`, and
-says what a missing target needs, before anything heavy is imported. The targets themselves
-are `resnet_spec.compiler.targets`.
+"""The deployment options as the front end knows them: the targets' names and precisions (views
+of their registrations, `resnet_spec.targets`), the batch range and the `trtexec` hand-off. No
+torch here: the CLI checks `--to`, `--precision` and `--batch`, and says what a missing target
+needs, before anything heavy is imported. The targets themselves are
+`resnet_spec.compiler.targets`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-TARGETS = ("pt2", "onnx", "openvino", "aoti", "tensorrt", "triton")
+from resnet_spec.targets import REGISTERED
+
+TARGETS = tuple(t.name for t in REGISTERED)
 """Every target, in the order a build writes them (triton packages what the others made)."""
 
-PRECISIONS: dict[str, tuple[str, ...]] = {
-    "pt2": ("fp32",),
-    "onnx": ("fp32", "int8"),
-    "openvino": ("fp32", "bf16", "fp16", "int8"),
-    "aoti": ("fp32",),
-    "tensorrt": ("fp32", "fp16"),
-    "triton": ("fp32", "bf16", "fp16", "int8"),  # whatever the backend it packages takes
-}
-STAY_FP32 = ("pt2", "onnx")
+PRECISIONS: dict[str, tuple[str, ...]] = {t.name: t.precisions for t in REGISTERED}
+STAY_FP32 = tuple(t.name for t in REGISTERED if t.stays_fp32)
 """Targets whose files stay fp32 beside a precision they do not take (an fp32 ONNX file beside
 a bf16 OpenVINO model), rather than refusing it."""
 TRITON_PRECISIONS = {"onnxruntime": ("fp32", "int8"), "openvino": ("fp32", "bf16", "int8"),
@@ -36,7 +32,7 @@ accuracy; a broken quantization disagrees on far more. docs/deploy.md#int8 says 
 TRITON_BACKENDS = ("auto", "onnxruntime", "openvino", "tensorrt")
 AOTI_DEVICES = ("cpu", "cuda")
 """What `--to aoti` compiles for (`--aoti-device`)."""
-DYNAMIC_SIZE_TARGETS = ("pt2", "onnx", "openvino", "aoti")
+DYNAMIC_SIZE_TARGETS = tuple(t.name for t in REGISTERED if t.dynamic_size)
 """The targets `--image-size` (height and width dynamic) applies to."""
 
 INPUT_NAME = "images"

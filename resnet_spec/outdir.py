@@ -21,6 +21,8 @@ import os
 import shutil
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from resnet_spec.errors import SpecError
@@ -338,3 +340,55 @@ def write_file(path: Path, data: bytes | memoryview) -> None:
 def discard(staging: Path | None) -> None:
     if staging is not None and staging.exists() and not staging.is_symlink():
         shutil.rmtree(staging, ignore_errors=True)
+
+
+class StagedFolder:
+    """One build's output folder while it is written: a hidden staging folder beside `out`,
+    moved into place whole by `publish`, else removed by `staged`."""
+
+    def __init__(self, out: Path) -> None:
+        self.out = out
+        self._replace = identity(out) or False  # only the folder there now may be replaced
+        self.staging = open_staging(out)
+        self.published = False
+
+    def path(self, filename: str) -> Path:
+        """Where `filename` is written (in the staging folder)."""
+        return self.staging / filename
+
+    def write(self, filename: str, content: str | bytes) -> Path:
+        path = self.path(filename)
+        write_file(path, content.encode("utf-8") if isinstance(content, str) else content)
+        return path
+
+    def publish(self) -> str | None:
+        """Move the folder into place at `out`; a note when the previous one stays behind."""
+        open_to_umask(self.staging)
+        leftover = swap_into_place(self.staging, self.out, replace=self._replace)
+        self.published = True  # the staging path may now hold the previous folder
+        return leftover
+
+    def name_the_output(self, err: SpecError) -> None:
+        """Say `out`'s path where a message names a file in the staging folder, which is
+        deleted as the error is reported."""
+        if self.published:
+            return
+        staged, out = os.fspath(self.staging), os.fspath(self.out)
+        err.message = err.message.replace(staged, out)
+        err.hint = err.hint.replace(staged, out)
+        err.args = (err.message, *err.args[1:])
+
+
+@contextmanager
+def staged(out: Path) -> Iterator[StagedFolder]:
+    """The staging folder of `out` (checked: `check_target`) for the block's writes; on
+    leaving, it is removed unless published, and a `SpecError` names `out` instead of it."""
+    folder = StagedFolder(check_target(out))
+    try:
+        yield folder
+    except SpecError as err:
+        folder.name_the_output(err)
+        raise
+    finally:
+        if not folder.published:
+            discard(folder.staging)

@@ -146,6 +146,23 @@ def test_random_calibration_warns_and_is_not_judged(tmp_path: Path) -> None:
     assert "QuantizeLinear" in {node.op_type for node in model.graph.node}
 
 
+def test_int8_files_with_dynamic_image_size_run_at_a_second_size(tmp_path: Path) -> None:
+    """The held-out samples have the spec's size; the files also run at another, held to the
+    module's output shapes there."""
+    code, _, err = cli("export", SPEC, "--to", "onnx,openvino", "--precision", "int8",
+                       "--calibration", "random", "--image-size", "16:64",
+                       "--out", tmp_path / "out")
+    assert code == 0, err
+    manifest = json.loads((tmp_path / "out/manifest.json").read_text())
+    for name in ("onnx", "openvino"):
+        check = manifest["targets"][name]["check"]
+        assert check["precision"] == "int8"
+        assert check["other_sizes"] and check["other_sizes"][0] != [32, 32]
+    session = ort.InferenceSession(str(tmp_path / "out/model.onnx"))
+    logits, = session.run(None, {"images": np.zeros((2, 3, 48, 24), np.float32)})
+    assert logits.shape == (2, 10)
+
+
 @pytest.mark.parametrize(("args", "words"), [
     (["--to", "onnx", "--precision", "int8"], "needs --calibration PATH"),
     (["--to", "onnx", "--calibration", "random"], "only --precision int8 calibrates"),

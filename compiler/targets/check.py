@@ -62,7 +62,7 @@ def reference(job: Job, x: np.ndarray) -> dict[str, np.ndarray]:
     is checked on the same fixed images."""
     import torch
 
-    cache = job.made.setdefault("reference", {})
+    cache = job.references
     key = _key(x)
     if key not in cache:
         with torch.no_grad():
@@ -80,9 +80,8 @@ def named_outputs(job: Job, out: Any) -> dict[str, np.ndarray]:
 def remember(job: Job, outputs: dict[int, Any]) -> None:
     """Take the module's outputs at the check batches from the build's own `.pt2` check
     (`export_pt2(..., keep=)`): the same images, no second forward pass."""
-    cache = job.made.setdefault("reference", {})
     for batch, out in outputs.items():
-        cache[_key(_images(job, batch))] = named_outputs(job, out)
+        job.references[_key(_images(job, batch))] = named_outputs(job, out)
 
 
 def _key(x: np.ndarray) -> tuple[Any, ...]:
@@ -119,6 +118,21 @@ def check(job: Job, label: str, run: Runner, runtime: str, precision: str | None
     return CheckResult(runtime, precision, sorted({b for b, _ in batches}), images, worst,
                        tolerance, agree / images if classes else None, True,
                        [list(s) for s in sizes[1:]] or None)
+
+
+def other_sizes(job: Job, label: str, run: Runner) -> list[list[int]] | None:
+    """With `--image-size`, run `run` at the second size (`Job.check_sizes`) on the fixed
+    images and hold it to the module's output names, shapes and finiteness (an int8 file is
+    judged on its calibration samples, which have the spec's size only): the sizes it ran at,
+    or None without `--image-size`."""
+    sizes = job.check_sizes()[1:]
+    batch = job.batch.check_batches()[-1]
+    for size in sizes:
+        x = _images(job, batch, size)
+        job.progress(f"checking {label} at batch {batch}, {x.shape[2]}x{x.shape[3]}")
+        want = reference(job, x)
+        max_error(want, _outputs(run, x, want, label, batch), label, batch)
+    return [list(s) for s in sizes] or None
 
 
 def _batches(job: Job, reduced: bool) -> list[tuple[int, np.ndarray]]:

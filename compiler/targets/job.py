@@ -14,6 +14,50 @@ from resnet_spec.ir import Graph
 from resnet_spec.outdir import write_file
 
 
+@dataclass(frozen=True)
+class OnnxExport:
+    """The program exported to ONNX once per build (fp32, before any quantization)."""
+
+    data: bytes
+    opset: int
+    """The default-domain opset the exporter wrote."""
+
+
+@dataclass(frozen=True)
+class CheckedFile:
+    """A file a target wrote and checked against the module."""
+
+    path: Path
+    check: dict[str, Any]
+    """Its check as the manifest records it."""
+
+
+@dataclass(frozen=True)
+class Engine:
+    """The TensorRT engine a build made: the serialized file, its tensors' names, its check."""
+
+    path: Path
+    io: dict[str, list[str]]
+    """`inputs` and `outputs`: the engine's own tensor names, read back with TensorRT."""
+    check: dict[str, Any]
+
+
+@dataclass
+class Made:
+    """What the targets of one build made, for the later ones (each None until made): the
+    triton target packages the file of the onnx, openvino or tensorrt target rather than make
+    it again."""
+
+    onnx: OnnxExport | None = None
+    onnx_int8: bytes | None = None
+    """The fp32 export quantized on the calibration samples (`--precision int8`)."""
+    onnx_file: CheckedFile | None = None
+    """`model.onnx` as the onnx target deployed and checked it."""
+    openvino_xml: Path | None = None
+    """`openvino/model.xml` (its `.bin` beside it) as the openvino target wrote it."""
+    engine: Engine | None = None
+
+
 @dataclass
 class Job:
     """The inputs of the targets of one build, and what earlier targets left for later ones."""
@@ -41,8 +85,11 @@ class Job:
     """int8: the held-out top-1 agreement below which the file is refused."""
     preprocessing: dict[str, Any] | None = None
     """The spec's `preprocess` as recorded with the files (ONNX metadata, Triton folder)."""
-    made: dict[str, Any] = field(default_factory=dict)
-    """What a target made that a later one reuses (`onnx` -> the model.onnx bytes' path)."""
+    made: Made = field(default_factory=Made)
+    """What a target made that a later one reuses (triton packages the others' files)."""
+    references: dict[tuple[Any, ...], dict[str, Any]] = field(default_factory=dict)
+    """The module's outputs by output name for each fixed input batch it was run on (`check.py`
+    keys them), shared by every target's check: one forward pass per batch."""
 
     @cached_property
     def converter_program(self) -> Any:

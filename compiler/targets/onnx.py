@@ -20,7 +20,7 @@ import numpy as np
 from resnet_spec.compiler.export import ExportError
 from resnet_spec.compiler.targets import quantize
 from resnet_spec.compiler.targets.check import check, output_names
-from resnet_spec.compiler.targets.job import Job
+from resnet_spec.compiler.targets.job import CheckedFile, Job, OnnxExport
 from resnet_spec.deploy import INPUT_NAME, ONNX_FILE, trtexec_command
 
 OPSET = 20
@@ -40,28 +40,28 @@ def missing() -> str | None:
     return None
 
 
-def onnx_bytes(job: Job) -> bytes:
-    """The ONNX file of the job's program (made once per build, reused by triton)."""
-    if "onnx" not in job.made:
-        job.made["onnx"] = _export(job)
-    return job.made["onnx"]
+def exported(job: Job) -> OnnxExport:
+    """The ONNX file of the job's program and its opset (made once per build, reused by
+    triton)."""
+    if job.made.onnx is None:
+        job.made.onnx = _export(job)
+    return job.made.onnx
 
 
-def _export(job: Job) -> bytes:
+def _export(job: Job) -> OnnxExport:
     import torch
 
     job.progress("converting to ONNX")
     # the exporter prints its progress on stdout; the build's own lines say enough
     with contextlib.redirect_stdout(io.StringIO()):
-        exported = torch.onnx.export(
+        onnx_program = torch.onnx.export(
             job.converter_program, (), dynamo=True, input_names=[INPUT_NAME],
             output_names=output_names(job.graph), opset_version=OPSET, verbose=False,
         )
-    proto = exported.model_proto
+    proto = onnx_program.model_proto
     _name_batch_dims(proto)
     _record_preprocessing(proto, job.preprocessing)
-    job.made["onnx_opset"] = next(o.version for o in proto.opset_import
-                                  if o.domain in ("", "ai.onnx"))
+    opset = next(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx"))
     try:
         data = proto.SerializeToString()
     except ValueError as err:  # protobuf refuses messages over 2 GB
@@ -70,7 +70,7 @@ def _export(job: Job) -> bytes:
     if len(data) > MAX_BYTES:
         raise ExportError(f"{job.name}: the ONNX file would exceed protobuf's 2 GB limit "
                           f"({len(data):,} bytes)", hint="export --to pt2 or openvino")
-    return data
+    return OnnxExport(data, opset)
 
 
 METADATA_KEY = "preprocessing"
@@ -88,10 +88,10 @@ def deployed_bytes(job: Job) -> bytes:
     """`model.onnx` as deployed at the job's precision: the exported file, or it quantized to
     int8 on the calibration samples (made once per build, reused by triton)."""
     if job.precision != "int8":
-        return onnx_bytes(job)
-    if "onnx_int8" not in job.made:
-        job.made["onnx_int8"] = quantize.onnx_int8(job, onnx_bytes(job))
-    return job.made["onnx_int8"]
+        return exported(job).data
+    if job.made.onnx_int8 is None:
+        job.made.onnx_int8 = quantize.onnx_int8(job, exported(job).data)
+    return job.made.onnx_int8
 
 
 def check_file(job: Job, label: str, path: Path) -> dict[str, Any]:
@@ -166,14 +166,13 @@ def build(job: Job) -> dict[str, Any]:
     against the module: fp32 at two batches, int8 on the held-out samples."""
     data = deployed_bytes(job)
     path = job.write(ONNX_FILE, data)
-    job.made["onnx_path"] = path
     job.progress(f"loading {ONNX_FILE} in onnxruntime")
     result = check_file(job, ONNX_FILE, path)
-    job.made["onnx_check"] = result
+    job.made.onnx_file = CheckedFile(path, result)
     return {
         "files": [ONNX_FILE],
         "precision": precision(job),
-        "opset": job.made["onnx_opset"],
+        "opset": exported(job).opset,
         "input": INPUT_NAME,
         "outputs": output_names(job.graph),
         "check": result,

@@ -124,7 +124,7 @@ def build(job: Job) -> dict[str, Any]:
     model = convert(job)
     job.progress(f"writing {XML}")
     xml = save(model, job)
-    job.made["openvino_xml"] = xml
+    job.made.openvino_xml = xml
     job.progress("compiling for the CPU")
     compiled, run = runner(xml, job)
     ran = device_precision(compiled)

@@ -123,10 +123,11 @@ def judge(job: Job, label: str, run: Any, runtime: str, settings: dict[str, Any]
           ) -> dict[str, Any]:
     """Run the int8 file and the fp32 module on the held-out samples: top-1 agreement, max
     and mean absolute error. ExportError when the agreement is below `job.min_agreement`
-    (unless the samples are random: measured, not judged) or an output is not finite."""
+    (unless the samples are random: measured, not judged) or an output is not finite. With
+    `--image-size` the file also runs at a second size, held to the module's shapes there."""
     import torch
 
-    from resnet_spec.compiler.targets.check import named_outputs, output_names
+    from resnet_spec.compiler.targets.check import named_outputs, other_sizes, output_names
 
     cal = calibration(job)
     held = cal.held_out
@@ -163,4 +164,5 @@ def judge(job: Job, label: str, run: Any, runtime: str, settings: dict[str, Any]
         "mean_abs_error": total / max(count, 1), "tolerance": None,
         "top1_agreement": agreement, "min_agreement": job.min_agreement if judged else None,
         "quantization": settings, "passed": True,
+        "other_sizes": other_sizes(job, label, run),
     }

@@ -23,7 +23,7 @@ import numpy as np
 
 from resnet_spec.compiler.export import ExportError
 from resnet_spec.compiler.targets.check import check, output_names
-from resnet_spec.compiler.targets.job import Job
+from resnet_spec.compiler.targets.job import Engine, Job
 from resnet_spec.deploy import ENGINE_FILE, INPUT_NAME, BatchRange, OptionError
 
 EP_FILE = "model.trt.ep"
@@ -110,12 +110,12 @@ def build(job: Job) -> dict[str, Any]:
     job.progress(f"serializing {ENGINE_FILE}")
     serialized = torch_tensorrt.dynamo.convert_exported_program_to_serialized_trt_engine(
         program, arg_inputs=inputs, **settings)
-    job.made["engine"] = job.write(ENGINE_FILE, bytes(serialized))
-    job.made["engine_io"] = engine_io(bytes(serialized))
-    result = check(job, EP_FILE, _runner(ep_path, job), _versions())
-    job.made["tensorrt_check"] = result.as_json()
+    engine_path = job.write(ENGINE_FILE, bytes(serialized))
+    io = engine_io(bytes(serialized))
+    result = check(job, EP_FILE, _runner(ep_path, job), _versions()).as_json()
+    job.made.engine = Engine(engine_path, io, result)
     return {"files": list(engine.files), "precision": job.precision, "plan": engine.as_json(),
-            "engine_io": job.made["engine_io"], "check": result.as_json()}
+            "engine_io": io, "check": result}
 
 
 def engine_io(serialized: bytes) -> dict[str, list[str]]:

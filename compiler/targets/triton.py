@@ -129,7 +129,7 @@ def choose_backend(job: Job) -> str:
     onnxruntime."""
     if job.triton_backend != "auto":
         return job.triton_backend
-    return "tensorrt" if "engine" in job.made else "onnxruntime"
+    return "tensorrt" if job.made.engine is not None else "onnxruntime"
 
 
 def build(job: Job) -> dict[str, Any]:
@@ -160,9 +160,10 @@ def _package_onnx(job: Job, version: str) -> tuple[list[str], dict[str, Any], No
     from resnet_spec.compiler.targets import onnx
 
     relative = f"{version}/model.onnx"
-    if "onnx_path" in job.made:  # the same bytes, checked by the onnx target already
-        _link(job.made["onnx_path"], job.folder / relative)
-        return [relative], job.made["onnx_check"], None
+    made = job.made.onnx_file
+    if made is not None:  # the same bytes, checked by the onnx target already
+        _link(made.path, job.folder / relative)
+        return [relative], made.check, None
     path = job.write(relative, onnx.deployed_bytes(job))
     return [relative], onnx.check_file(job, relative, path), None
 
@@ -171,7 +172,7 @@ def _package_openvino(job: Job, version: str) -> tuple[list[str], dict[str, Any]
     from resnet_spec.compiler.targets import openvino
 
     relative = [f"{version}/model.xml", f"{version}/model.bin"]
-    made = job.made.get("openvino_xml")
+    made = job.made.openvino_xml
     if made is not None:
         _link(made, job.folder / relative[0])
         _link(made.with_suffix(".bin"), job.folder / relative[1])
@@ -188,14 +189,13 @@ def _package_openvino(job: Job, version: str) -> tuple[list[str], dict[str, Any]
 
 
 def _package_plan(job: Job, version: str) -> tuple[list[str], dict[str, Any], Any]:
-    engine = job.made.get("engine")
+    engine = job.made.engine
     if engine is None:
         raise ExportError("--triton-backend tensorrt packages the engine of this build: "
                           "add tensorrt to --to")
     relative = f"{version}/model.plan"
-    _link(engine, job.folder / relative)
-    io = job.made["engine_io"]
-    return [relative], job.made["tensorrt_check"], (io["inputs"], io["outputs"])
+    _link(engine.path, job.folder / relative)
+    return [relative], engine.check, (engine.io["inputs"], engine.io["outputs"])
 
 
 _PACKAGERS = {"onnxruntime": _package_onnx, "openvino": _package_openvino,

@@ -29,8 +29,8 @@ from resnet_spec.image_size import ImageSizes
 )
 @click.option("--to", "targets", metavar="TARGET,...",
               shell_complete=complete_list(TARGETS), callback=parse_targets,
-              help="Deployment targets to add: onnx, openvino, aoti, tensorrt, triton "
-              "(comma-separated; see docs/deploy.md).")
+              help="Deployment targets to add: " + ", ".join(t for t in TARGETS if t != "pt2")
+              + " (comma-separated; see docs/deploy.md).")
 @pipeline_options
 def build(spec: str, out: Path | None, seed: int, weights: Path | None, reinit_head: bool,
           targets: tuple[str, ...], batch: BatchRange, precision: str,

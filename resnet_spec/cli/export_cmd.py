@@ -23,7 +23,7 @@ from resnet_spec.image_size import ImageSizes
 @click.argument("spec", metavar="SPEC", shell_complete=complete_spec)
 @click.option("--to", "targets", metavar="TARGET,...",
               shell_complete=complete_list(TARGETS), required=True, callback=parse_targets,
-              help="pt2, onnx, openvino, aoti, tensorrt or triton (several comma-separated).")
+              help=f"{', '.join(TARGETS[:-1])} or {TARGETS[-1]} (several comma-separated).")
 @click.option(
     "--out", type=click.Path(file_okay=False, path_type=Path),
     help="Output folder; default build/<name>-<targets>/. Must be new, empty or an earlier "
