@@ -84,7 +84,7 @@ def main() -> None:
     import torch
 
     from resnet_spec.compiler.export import save_safetensors
-    from resnet_spec.pipeline import run_export
+    from resnet_spec.pipeline.run import run_export
 
     torch.set_num_threads(args.threads)
     x_train, x_test, y_train, y_test = digits(args.seed)

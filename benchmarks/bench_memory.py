@@ -1,7 +1,7 @@
 """The memory preflight's estimate against the peak it predicts (issue 21), on large specs.
 
 Each case runs `resnet-spec ...` as a fresh process and reads its peak resident memory (its
-own and its children's, from `wait4`); the estimate is `resnet_spec.build_memory`'s for the
+own and its children's, from `wait4`); the estimate is `resnet_spec.pipeline.memory`'s for the
 same command, computed here from the IR. Target: estimate / peak between 1/1.5 and 1.5 for
 every case. The small cases are tested (`tests/test_memory_estimate.py`); these take minutes
 and up to about 4 GiB each, so they run here.
@@ -20,11 +20,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from resnet_spec import build_memory as bm
-from resnet_spec.cost import analyze
-from resnet_spec.deploy import BatchRange
+from resnet_spec.deploy.options import BatchRange
 from resnet_spec.elaboration import elaborate
-from resnet_spec.loader import load
+from resnet_spec.ir.cost import analyze
+from resnet_spec.pipeline import memory as bm
+from resnet_spec.spec.loader import load
 
 TARGET = 1.5
 STEM = ("name: wide_stem\ninput: {channels: 3, height: 1024, width: 1024}\n"

@@ -64,8 +64,8 @@ def hostile_files() -> dict[str, str]:
 def hostile_in_process() -> dict[str, float]:
     """Seconds from text to error (or result) for each hostile file, in this process."""
     from resnet_spec.errors import SpecError
-    from resnet_spec.loader import validate
-    from resnet_spec.yaml_source import parse_text
+    from resnet_spec.spec.loader import validate
+    from resnet_spec.spec.yaml_source import parse_text
 
     seconds = {}
     for name, text in hostile_files().items():

@@ -214,7 +214,7 @@ def _tensorrt(models: Models) -> Runner:
         raise Unavailable("TensorRT needs --device cuda")
     from resnet_spec.compiler.passes.program import fold_norms
     from resnet_spec.compiler.targets import tensorrt
-    from resnet_spec.deploy import BatchRange
+    from resnet_spec.deploy.options import BatchRange
 
     largest = max(models.batches)
     engine = tensorrt.plan(tuple(models.graph.input_shape),

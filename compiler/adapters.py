@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from resnet_spec.compiler.weights import load_state_file
     from resnet_spec.elaboration import elaborate_unchecked
-    from resnet_spec.loader import load
+    from resnet_spec.spec.loader import load
 
     parser = argparse.ArgumentParser(prog="python -m resnet_spec.compiler.adapters",
                                      description=main.__doc__)

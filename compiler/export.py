@@ -18,10 +18,10 @@ import numpy as np
 import torch
 from safetensors.torch import save
 
+from resnet_spec.deploy.image_size import ImageSizes
 from resnet_spec.errors import SpecError
-from resnet_spec.image_size import ImageSizes
 from resnet_spec.ir import Graph
-from resnet_spec.outdir import write_file
+from resnet_spec.pipeline.outdir import write_file
 
 TRACE_BATCH = 2
 """Batch of the example the program is traced with: 0 and 1 would be specialized."""

@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 
-from resnet_spec import units
+from resnet_spec import number_format as units
 
 ZIP_MAGIC = b"PK\x03\x04"
 PICKLE_PROTOCOL_2 = b"\x80"

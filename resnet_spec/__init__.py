@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 from resnet_spec.errors import SpecError
 from resnet_spec.ir import Graph
-from resnet_spec.loader import SpecInput, load
-from resnet_spec.schema import Spec
+from resnet_spec.spec.loader import SpecInput, load
+from resnet_spec.spec.schema import Spec
 from resnet_spec.version import __version__
 
 if TYPE_CHECKING:

@@ -127,7 +127,7 @@ def _builtin_ops() -> Mapping[str, Any]:
 def _accept_block(name: str, obj: Any) -> None:
     from resnet_spec.elaboration.blocks import BlockKind
     from resnet_spec.render.palette import FAMILY_COLOURS
-    from resnet_spec.schema import BlockSpec
+    from resnet_spec.spec.schema import BlockSpec
 
     if not isinstance(obj, BlockKind):
         raise Refused(f"it loads a {type(obj).__name__}, not a "

@@ -16,8 +16,8 @@ import pytest
 import torch
 
 from resnet_spec.compiler.targets import aoti
-from resnet_spec.deploy import OptionError
-from resnet_spec.image_size import ImageSizes
+from resnet_spec.deploy.image_size import ImageSizes
+from resnet_spec.deploy.options import OptionError
 
 TINY = """extends: cifar_resnet20
 name: tiny_aoti

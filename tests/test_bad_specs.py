@@ -164,8 +164,8 @@ def test_nesting_far_beyond_the_limit_fails_at_its_line(tmp_path: Path, run_cli,
 def test_empty_map_is_a_graph_error() -> None:
     """Padding keeps every size of an elaborated spec at least 1, so this check is reached only
     by IR built or rewritten otherwise (a pass): it must still say where and why."""
-    from resnet_spec.check import check_graph, raise_errors
     from resnet_spec.errors import Loc
+    from resnet_spec.ir.check import check_graph, raise_errors
 
     graph = Graph("tiny")
     graph.add(InputNode(name="input", shape=(3, 2, 2), scope=Scope(stage="input")))

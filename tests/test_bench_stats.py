@@ -1,11 +1,11 @@
-"""The judging of `bench`'s timings (`resnet_spec.bench_stats`) on synthetic timings: quartiles
-and spread, a fastest only beyond the noise, the warnings for spread and load."""
+"""The judging of `bench`'s timings (`resnet_spec.deploy.bench_stats`) on synthetic timings:
+quartiles and spread, a fastest only beyond the noise, the warnings for spread and load."""
 
 from __future__ import annotations
 
 import pytest
 
-from resnet_spec.bench_stats import SPREAD_LIMIT, judge, leaders, summarize, within_noise
+from resnet_spec.deploy.bench_stats import SPREAD_LIMIT, judge, leaders, summarize, within_noise
 
 
 def figures(q1: float, median: float, q3: float) -> dict[str, float]:

@@ -19,7 +19,7 @@ from safetensors.torch import load_file, save_file
 
 import resnet_spec
 from resnet_spec.cli import main
-from resnet_spec.pipeline import STEPS
+from resnet_spec.pipeline.run import STEPS
 
 FILES = {
     "spec.resolved.yaml", "graph.json", "diagram.dot", "diagram.svg", "summary.md",
@@ -262,7 +262,7 @@ def test_killed_build_keeps_the_previous_folder_and_next_build_replaces_it(
 
 def test_the_build_command_imports_no_torch_before_compiling() -> None:
     probe = (
-        "import sys, resnet_spec.pipeline, resnet_spec.cli.build_cmd; "
+        "import sys, resnet_spec.pipeline.run, resnet_spec.cli.build_cmd; "
         "sys.exit('torch' in sys.modules)"
     )
     assert subprocess.run([sys.executable, "-c", probe], check=False).returncode == 0
@@ -289,7 +289,7 @@ def test_export_check_rejects_a_program_that_differs_or_does_not_load(
 def test_swap_replaces_the_previous_folder_whole(
     atomic_exchange: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from resnet_spec import outdir
+    from resnet_spec.pipeline import outdir
 
     if not atomic_exchange:
         monkeypatch.setattr(outdir, "_exchange", lambda *_: False)

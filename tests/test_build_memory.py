@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 import resnet_spec
-from resnet_spec import build_memory
-from resnet_spec.build_memory import check_fits, estimate
-from resnet_spec.cost import analyze
 from resnet_spec.errors import LimitError
+from resnet_spec.ir.cost import analyze
+from resnet_spec.pipeline import memory as build_memory
+from resnet_spec.pipeline.memory import check_fits, estimate
 
 HUGE = "extends: resnet18\nname: huge\ninput: {height: 16384, width: 16384}\n"
 WIDE = ("name: wide\ninput: {height: 8, width: 8}\nstem: {width: 8, kernel: 3, pool: none}\n"

@@ -22,11 +22,11 @@ import pytest
 import torch
 
 import resnet_spec
-from resnet_spec import builtins
 from resnet_spec.compiler import export
 from resnet_spec.compiler.export import ExportError, example_input, max_error
-from resnet_spec.deploy import BatchRange
-from resnet_spec.pipeline import run_build, run_export
+from resnet_spec.deploy.options import BatchRange
+from resnet_spec.pipeline.run import run_build, run_export
+from resnet_spec.spec import builtins
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

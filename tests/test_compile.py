@@ -12,7 +12,7 @@ from safetensors.torch import save_file
 import resnet_spec
 from resnet_spec.compiler import WeightsError, compile_graph, load_state_file
 from resnet_spec.errors import SpecError
-from resnet_spec.schema import InputSpec
+from resnet_spec.spec.schema import InputSpec
 
 SPECS = sorted(Path(resnet_spec.__file__).parent.parent.joinpath("specs").glob("*.yaml"))
 SMALL = 32

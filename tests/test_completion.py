@@ -13,8 +13,8 @@ import pytest
 from click.shell_completion import get_completion_class
 from conftest import REPO
 
-from resnet_spec import builtins
 from resnet_spec.cli import cli
+from resnet_spec.spec import builtins
 
 PROG, VAR = "resnet-spec", "_RESNET_SPEC_COMPLETE"
 RESNET5 = ["resnet50", "resnet50_os8", "resnet50_v1", "resnet50c", "resnet50d"]

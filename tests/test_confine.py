@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 import resnet_spec
-from resnet_spec.confine import confined
 from resnet_spec.errors import ExtendsError, SpecError
+from resnet_spec.spec.confine import confined
 
 OUTSIDE = ["/proc/self/environ", "../outside.yaml", "../../etc/passwd", "link.yaml",
            "sub/../../outside.yaml"]

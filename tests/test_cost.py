@@ -10,9 +10,9 @@ import published_figures
 import pytest
 
 import resnet_spec
-from resnet_spec import builtins
-from resnet_spec.cost import analyze, to_json, to_markdown
-from resnet_spec.schema import InputSpec
+from resnet_spec.ir.cost import analyze, to_json, to_markdown
+from resnet_spec.spec import builtins
+from resnet_spec.spec.schema import InputSpec
 
 # the published figures, with their sources: `published_figures.py`
 TORCHVISION = published_figures.TORCHVISION
@@ -151,7 +151,7 @@ def test_summaries_never_import_torch(tmp_path) -> None:
     code = textwrap.dedent("""
         import sys
         import resnet_spec
-        from resnet_spec.cost import analyze, to_markdown
+        from resnet_spec.ir.cost import analyze, to_markdown
         to_markdown(analyze(resnet_spec.elaborate("resnet50")))
         from resnet_spec.cli import main
         main(["summary", "resnet18"])

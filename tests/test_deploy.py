@@ -16,7 +16,7 @@ import torch
 
 import resnet_spec
 from resnet_spec.cli import main
-from resnet_spec.deploy import BatchRange, check_precision, trtexec_command
+from resnet_spec.deploy.options import BatchRange, check_precision, trtexec_command
 
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
@@ -185,7 +185,7 @@ def test_openvino_bf16_is_reported_not_judged(tmp_path: Path) -> None:
 
 
 def test_build_to_adds_target_steps_and_keeps_the_build_files(tmp_path: Path) -> None:
-    from resnet_spec.pipeline import STEPS
+    from resnet_spec.pipeline.run import STEPS
 
     code, _, err = cli("build", "cifar_resnet20", "--to", "triton,onnx", "--batch", "2:4:16",
                        "--out", tmp_path / "out")

@@ -80,7 +80,7 @@ def test_build_takes_a_dict_and_a_spec() -> None:
 
 
 def test_the_pipeline_takes_a_dict(tmp_path: Path) -> None:
-    from resnet_spec.pipeline import run_export
+    from resnet_spec.pipeline.run import run_export
 
     result = run_export(SMALL, ["pt2"], tmp_path / "out", overrides=["stages.0.depth=1"])
     manifest = json.loads((result.out / "manifest.json").read_text())

@@ -1,4 +1,4 @@
-"""`resnet-spec diff A B` and `resnet_spec.diff`: the resolved fields that differ with where each
+"""`resnet-spec diff A B` and `resnet_spec.ir.diff`: the resolved fields that differ with where each
 side was set, the cost per stage, the blocks of B that differ from A, and the diagram of B with
 them marked."""
 
@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from resnet_spec.diff import DEFAULT, SpecDiff, diff_specs, fingerprint
 from resnet_spec.elaboration import elaborate
-from resnet_spec.loader import load
+from resnet_spec.ir.diff import DEFAULT, SpecDiff, diff_specs, fingerprint
 from resnet_spec.render import RenderError, find_executable, to_dot
 from resnet_spec.render.palette import EMPHASIS, MARKS
+from resnet_spec.spec.loader import load
 
 
 def _diff(a: str, b: str) -> SpecDiff:

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 import resnet_spec
-from resnet_spec import check, origin
 from resnet_spec.elaboration import stages
 from resnet_spec.errors import GraphError, SpecError, SpecErrors
+from resnet_spec.ir import check, origin
 from resnet_spec.ir import ops as ir_ops
-from resnet_spec.loader import _annotation_at
+from resnet_spec.spec.loader import _annotation_at
 
 PARENT = """\
 name: parent

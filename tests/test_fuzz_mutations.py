@@ -21,10 +21,10 @@ from spec_strategies import budget, valid_specs
 
 import resnet_spec
 from resnet_spec import limits
-from resnet_spec.cost import analyze
 from resnet_spec.errors import SpecError
+from resnet_spec.ir.cost import analyze
 from resnet_spec.render import to_dot
-from resnet_spec.yaml_source import parse_file
+from resnet_spec.spec.yaml_source import parse_file
 
 Data = Any
 Draw = st.DrawFn

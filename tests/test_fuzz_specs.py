@@ -14,11 +14,11 @@ from spec_strategies import BLOCKS, SHORTCUTS, STEMS, budget, valid_specs
 from torch.utils.flop_counter import FlopCounterMode
 
 import resnet_spec
-from resnet_spec.cost import analyze
 from resnet_spec.elaboration.blocks import BUILTIN_BLOCK_KINDS
-from resnet_spec.loader import validate
-from resnet_spec.schema import Shortcut, StemKind, block_kinds
-from resnet_spec.yaml_source import parse_text
+from resnet_spec.ir.cost import analyze
+from resnet_spec.spec.loader import validate
+from resnet_spec.spec.schema import Shortcut, StemKind, block_kinds
+from resnet_spec.spec.yaml_source import parse_text
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -24,8 +24,8 @@ from pathlib import Path
 import pytest
 
 import resnet_spec
-from resnet_spec import builtins
 from resnet_spec.render import LEVELS, to_dot
+from resnet_spec.spec import builtins
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "builtins"
 NAMES = builtins.names()

@@ -13,7 +13,7 @@ import pytest
 
 from resnet_spec import files, limits, load
 from resnet_spec.errors import SpecError
-from resnet_spec.yaml_source import parse_text
+from resnet_spec.spec.yaml_source import parse_text
 
 SPEC = "name: t\nstages:\n  - {depth: 1, width: 8}\n"
 

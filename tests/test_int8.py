@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from resnet_spec.cli import main
-from resnet_spec.deploy import OptionError, check_precision, check_triton_precision
+from resnet_spec.deploy.options import OptionError, check_precision, check_triton_precision
 
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
@@ -214,8 +214,8 @@ def test_image_preprocessing_is_torchvisions(tmp_path: Path) -> None:
     a folder of images calibrates an export."""
     from PIL import Image
 
-    from resnet_spec.calibration import load_calibration
-    from resnet_spec.loader import load
+    from resnet_spec.deploy.calibration import load_calibration
+    from resnet_spec.spec.loader import load
 
     transforms = pytest.importorskip("torchvision.transforms")
     rng = np.random.default_rng(0)
@@ -235,8 +235,8 @@ def test_image_preprocessing_is_torchvisions(tmp_path: Path) -> None:
 
 
 def test_a_crop_that_is_not_the_input_is_noted(tmp_path: Path) -> None:
-    from resnet_spec.calibration import crop_mismatch, preprocessing
-    from resnet_spec.loader import load
+    from resnet_spec.deploy.calibration import crop_mismatch, preprocessing
+    from resnet_spec.spec.loader import load
 
     assert crop_mismatch(load("resnet50")) is None
     assert preprocessing(load("resnet50"))["center_crop"] == [224, 224]

@@ -9,9 +9,9 @@ import pytest
 
 from resnet_spec import load
 from resnet_spec.errors import ExtendsError, SchemaError, SpecError, YamlError
-from resnet_spec.loader import load_merged, resolve_spec_path
-from resnet_spec.schema import NormKind, Shortcut
-from resnet_spec.yaml_source import format_path, parse_text
+from resnet_spec.spec.loader import load_merged, resolve_spec_path
+from resnet_spec.spec.schema import NormKind, Shortcut
+from resnet_spec.spec.yaml_source import format_path, parse_text
 
 STAGES = "stages:\n  - {depth: 1, width: 8}\n"
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 import resnet_spec
-from resnet_spec import build_memory as bm
-from resnet_spec.cost import analyze
-from resnet_spec.deploy import BatchRange
+from resnet_spec.deploy.options import BatchRange
+from resnet_spec.ir.cost import analyze
+from resnet_spec.pipeline import memory as bm
 
 WIDE_STEM = ("name: wide_stem\ninput: {channels: 3, height: 256, width: 256}\n"
              "stem: {kind: conv, width: 64, kernel: 3, stride: 1, pool: none}\n"
@@ -61,7 +61,7 @@ def test_bench_is_refused_before_any_process(run_cli, monkeypatch: pytest.Monkey
 
 
 def test_rlimit_as_bounds_what_is_available() -> None:
-    code = ("import resource, sys; from resnet_spec.build_memory import available_memory; "
+    code = ("import resource, sys; from resnet_spec.pipeline.memory import available_memory; "
             "size = int([l for l in open('/proc/self/status') if l.startswith('VmSize')][0]"
             ".split()[1]) * 1024; "
             "resource.setrlimit(resource.RLIMIT_AS, (size + (300 << 20), resource.RLIM_INFINITY)); "

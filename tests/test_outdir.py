@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from test_build_cli import FILES, build_ok, leftovers, run_build, snapshot
 
-from resnet_spec import outdir
-from resnet_spec.outdir import OutputError
+from resnet_spec.pipeline import outdir
+from resnet_spec.pipeline.outdir import OutputError
 
 
 def tree(folder: Path) -> dict[str, bytes | str]:
@@ -232,7 +232,7 @@ import resource, sys
 from pathlib import Path
 import resnet_spec
 from resnet_spec.compiler.export import export_pt2
-from resnet_spec.outdir import OutputError
+from resnet_spec.pipeline.outdir import OutputError
 graph = resnet_spec.elaborate("cifar_resnet20")
 module = resnet_spec.build(graph, for_inference=True)
 resource.setrlimit(resource.RLIMIT_FSIZE, (100_000, 100_000))

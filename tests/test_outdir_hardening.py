@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from test_build_cli import run_build
 
-from resnet_spec import outdir
-from resnet_spec.outdir import OutputError
+from resnet_spec.pipeline import outdir
+from resnet_spec.pipeline.outdir import OutputError
 
 
 def fake_build(folder: Path, content: str = "old") -> Path:

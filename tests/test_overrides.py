@@ -13,7 +13,7 @@ from click.testing import CliRunner
 import resnet_spec
 from resnet_spec.cli.options import set_option
 from resnet_spec.errors import SpecError, YamlError
-from resnet_spec.overrides import OverrideSyntaxError, parse_override
+from resnet_spec.spec.overrides import OverrideSyntaxError, parse_override
 
 
 def load_error(spec: object, *overrides: str) -> SpecError:

@@ -10,7 +10,7 @@ import pytest
 
 import resnet_spec
 from resnet_spec.errors import SpecError, SpecErrors
-from resnet_spec.plain import without_jargon
+from resnet_spec.spec.pydantic_words import without_jargon
 
 PYDANTIC = re.compile(
     r"Input should|should be|should have|after validation|Value error|validation error|"
@@ -79,7 +79,7 @@ def test_the_phrasing_test_can_fail() -> None:
     """The pattern catches what pydantic says unreworded."""
     from pydantic import ValidationError
 
-    from resnet_spec.schema import Spec
+    from resnet_spec.spec.schema import Spec
 
     with pytest.raises(ValidationError) as caught:
         Spec.model_validate({"name": "x", "stages": [], "head": "None", "norm": 3})

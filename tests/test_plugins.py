@@ -109,7 +109,7 @@ def test_the_plugins_op_is_drawn_and_costed_as_torch_counts_it(tinyplug: Path,
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
-    from resnet_spec.cost import analyze
+    from resnet_spec.ir.cost import analyze
     from resnet_spec.render import to_dot
 
     graph = resnet_spec.elaborate(spec_file(tmp_path))
@@ -152,7 +152,7 @@ def test_list_plugins_without_any(run_cli) -> None:
 
 
 def test_the_schema_lists_the_kind_only_when_installed(site: Path) -> None:
-    from resnet_spec.schema import json_schema
+    from resnet_spec.spec.schema import json_schema
 
     def kinds() -> list[str]:
         return json_schema()["$defs"]["BlockSpec"]["properties"]["kind"]["enum"]
@@ -216,7 +216,7 @@ def test_two_packages_with_one_name_are_both_refused(site: Path, tmp_path: Path)
                        {"otherplug.py": "from resnet_spec_tinyplug.blocks import SCALED_BASIC"
                                         " as KIND\n"})
     with pytest.warns(plugins.PluginWarning) as warned, installed(site, other):
-        from resnet_spec.schema import block_kinds
+        from resnet_spec.spec.schema import block_kinds
 
         assert "scaled_basic" not in block_kinds()
         assert "channel_scale" in resnet_spec.ir.OP_CLASSES

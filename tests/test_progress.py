@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from resnet_spec import pipeline
 from resnet_spec.cli import options
+from resnet_spec.pipeline import run as pipeline
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

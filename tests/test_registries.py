@@ -16,7 +16,7 @@ from resnet_spec.compiler.passes.drop_training import TRAINING_ONLY_MODULES
 from resnet_spec.elaboration import blocks, heads, shortcuts, stems
 from resnet_spec.errors import SpecError, UnsupportedError
 from resnet_spec.render.palette import FAMILY_COLOURS
-from resnet_spec.schema import Shortcut, StemKind, block_kinds
+from resnet_spec.spec.schema import Shortcut, StemKind, block_kinds
 
 
 def test_the_op_list_is_derived_from_the_node_types() -> None:

@@ -13,10 +13,10 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 from spec_strategies import budget, valid_specs
 
-from resnet_spec.loader import validate
-from resnet_spec.resolved import resolved_dict, resolved_yaml
-from resnet_spec.schema import CONTROLS, Spec
-from resnet_spec.yaml_source import parse_text
+from resnet_spec.spec.loader import validate
+from resnet_spec.spec.resolved import resolved_dict, resolved_yaml
+from resnet_spec.spec.schema import CONTROLS, Spec
+from resnet_spec.spec.yaml_source import parse_text
 
 # pieces that YAML reads as something other than text, or that need quoting or escaping
 TRICKY = ["1e3", "0o17", "0x1F", "010", "1_000", ".5", ".inf", "-.Inf", ".nan", "~", "null",

@@ -11,8 +11,9 @@ import yaml
 from conftest import BAD, REPO, SPECS
 from pydantic import BaseModel
 
-from resnet_spec import reference, schema
 from resnet_spec.cli.schema_cmd import schema_text
+from resnet_spec.spec import reference_doc as reference
+from resnet_spec.spec import schema
 
 SCHEMA_FILE = REPO / "docs" / "spec.schema.json"
 REFERENCE_FILE = REPO / "docs" / "spec-reference.md"
@@ -40,7 +41,7 @@ def test_schema_output_to_a_missing_folder_is_a_clear_error(tmp_path: Path, run_
 
 def test_committed_reference_is_current() -> None:
     assert REFERENCE_FILE.read_text(encoding="utf-8") == reference.render(), (
-        "docs/spec-reference.md is stale: run `python -m resnet_spec.reference`")
+        "docs/spec-reference.md is stale: run `python -m resnet_spec.spec.reference_doc`")
 
 
 def test_reference_check_flag(tmp_path: Path) -> None:

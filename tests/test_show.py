@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from conftest import BAD
 
-from resnet_spec.loader import load, validate
-from resnet_spec.resolved import resolved_dict
-from resnet_spec.yaml_source import parse_text
+from resnet_spec.spec.loader import load, validate
+from resnet_spec.spec.resolved import resolved_dict
+from resnet_spec.spec.yaml_source import parse_text
 
 BAD_GRAPH = BAD / "graph_identity_shape_change.yaml"
 

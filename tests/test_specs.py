@@ -11,8 +11,8 @@ import pytest
 from conftest import SPECS
 
 import resnet_spec
-from resnet_spec import builtins
-from resnet_spec.check import check_graph
+from resnet_spec.ir.check import check_graph
+from resnet_spec.spec import builtins
 
 # torchvision's `num_params` for the v1.5 models; the paper's v1 layout has the same weights.
 TORCHVISION = {name: params for name, (params, _) in published_figures.TORCHVISION.items()}

@@ -11,10 +11,10 @@ import pytest
 from conftest import REPO
 from pydantic import BaseModel, ValidationError
 
-from resnet_spec import reference
 from resnet_spec.errors import SchemaError, SpecError
-from resnet_spec.loader import validate
-from resnet_spec.yaml_source import parse_text
+from resnet_spec.spec import reference_doc as reference
+from resnet_spec.spec.loader import validate
+from resnet_spec.spec.yaml_source import parse_text
 
 BASE = "name: t\nstages:\n  - {depth: 1, width: 8}\n"
 

@@ -1,12 +1,13 @@
-""""Did you mean": only what is close in meaning as well as in spelling (`resnet_spec/suggest.py`),
-on a table of keys and values at their real places in the schema."""
+""""Did you mean": only what is close in meaning as well as in spelling
+(`resnet_spec/spec/suggest.py`), on a table of keys and values at their real places in the
+schema."""
 
 from __future__ import annotations
 
 import pytest
 
 import resnet_spec
-from resnet_spec.suggest import closest, edits
+from resnet_spec.spec.suggest import closest, edits
 
 TOP = ["spec_version", "name", "description", "extends", "input", "norm", "activation", "stem",
        "block", "shortcut", "stages", "head", "features", "output_stride"]

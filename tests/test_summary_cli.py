@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from resnet_spec import builtins
 from resnet_spec.cli import main
+from resnet_spec.spec import builtins
 
 SPECS = Path(__file__).resolve().parent.parent / "specs"
 

@@ -1,5 +1,5 @@
-"""The deployment targets' one registration each (`resnet_spec.targets`): every registration has
-its back-end module and every target module its registration; the front end's views (names,
+"""The deployment targets' one registration each (`resnet_spec.deploy.targets`): every registration
+has its back-end module and every target module its registration; the front end's views (names,
 order, precisions, `--image-size`, the manifest's runtimes, the memory estimate's terms) are
 derived from them; the build's entry points take options and hooks whole; and what a target
 makes for a later one is a typed field of `job.made`."""
@@ -13,10 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from resnet_spec import build_memory, deploy, targets
-from resnet_spec.build_options import BuildOptions, Hooks
 from resnet_spec.compiler import targets as backends
-from resnet_spec.manifest import versions
+from resnet_spec.deploy import options as deploy
+from resnet_spec.deploy import targets
+from resnet_spec.pipeline import memory as build_memory
+from resnet_spec.pipeline.manifest import versions
+from resnet_spec.pipeline.options import BuildOptions, Hooks
 
 HELPERS = {"job", "check", "quantize"}
 """The modules of `compiler/targets/` that are not targets."""
@@ -60,7 +62,7 @@ def test_the_manifest_records_the_registered_runtimes() -> None:
 
 
 def test_options_and_hooks_come_whole_or_as_keywords(tmp_path: Path) -> None:
-    from resnet_spec.pipeline import run_export
+    from resnet_spec.pipeline.run import run_export
 
     steps: list[str] = []
     hooks = Hooks(on_step=lambda i, n, name, s: steps.append(name) if s is None else None)

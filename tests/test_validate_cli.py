@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from conftest import BAD, REPO, SPECS
 
-from resnet_spec import builtins
+from resnet_spec.spec import builtins
 
 BAD_SPEC = BAD / "graph_identity_shape_change.yaml"
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 import resnet_spec
-from resnet_spec.cost import analyze, to_json, to_markdown
 from resnet_spec.elaboration.excite import reduced_channels
+from resnet_spec.ir.cost import analyze, to_json, to_markdown
 from resnet_spec.render import to_dot
 
 
@@ -187,7 +187,7 @@ def test_variant_diagrams_name_what_is_new() -> None:
 @pytest.mark.parametrize("name", ["resnet50d", "seresnext50_32x4d", "resnetv2_50",
                                   "resnet50_os8"])
 def test_resolved_variant_specs_revalidate_to_the_same_graph(name: str, tmp_path: Path) -> None:
-    from resnet_spec.resolved import resolved_yaml
+    from resnet_spec.spec.resolved import resolved_yaml
 
     path = tmp_path / "resolved.yaml"
     path.write_text(resolved_yaml(resnet_spec.load(name)))

@@ -120,7 +120,7 @@ def test_features_equal_timm_features_only(spec: str, name: str, kwargs: dict, t
     for mine, their in zip(got.values(), expected, strict=True):
         torch.testing.assert_close(mine, their, atol=1e-5, rtol=1e-5)
     graph = resnet_spec.elaborate(spec)
-    from resnet_spec.cost import analyze
+    from resnet_spec.ir.cost import analyze
 
     strides = [o.stride for o in analyze(graph).outputs]
     assert strides == theirs.feature_info.reduction()

@@ -7,6 +7,6 @@ measured on 2 cores, they fight over the cores and slow each other 20 to 40 time
 prints one JSON object on stdout.
 
 A backend is loaded, run `warmup` times untimed, then `runs` times timed per batch size; the
-figures are the runs' minimum, quartiles, median and maximum (`resnet_spec.bench_stats`). The
+figures are the runs' minimum, quartiles, median and maximum (`resnet_spec.deploy.bench_stats`). The
 runtimes' own telemetry is off in every process (`compiler/telemetry.py`).
 """

@@ -11,9 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from resnet_spec.bench_stats import summarize
 from resnet_spec.compiler.bench.backends import FILE_TARGETS, SPEC, WEIGHTS, load, missing
 from resnet_spec.compiler.telemetry import quiet_runtimes
+from resnet_spec.deploy.bench_stats import summarize
 
 
 def prepare(args: dict[str, Any]) -> dict[str, Any]:
@@ -22,10 +22,10 @@ def prepare(args: dict[str, Any]) -> dict[str, Any]:
     from resnet_spec.compiler import compile_graph
     from resnet_spec.compiler.export import export_program, save_safetensors
     from resnet_spec.compiler.targets import Job, target
-    from resnet_spec.deploy import BatchRange
+    from resnet_spec.deploy.options import BatchRange
     from resnet_spec.elaboration import elaborate
-    from resnet_spec.loader import load
-    from resnet_spec.resolved import resolved_yaml
+    from resnet_spec.spec.loader import load
+    from resnet_spec.spec.resolved import resolved_yaml
 
     folder = Path(args["folder"])
     spec = load(args["spec"])
@@ -39,7 +39,7 @@ def prepare(args: dict[str, Any]) -> dict[str, Any]:
     if wanted:
         samples = None
         if args.get("calibration") is not None and args["precision"] == "int8":
-            from resnet_spec.calibration import load_calibration
+            from resnet_spec.deploy.calibration import load_calibration
 
             samples = load_calibration(args["calibration"], spec)
         # one batch size timed: the aoti package is compiled for it, as `export --to aoti

@@ -66,7 +66,7 @@ def _module(folder: Path, for_inference: bool) -> Any:
 
 def _graph(folder: Path) -> Any:
     from resnet_spec.elaboration import elaborate
-    from resnet_spec.loader import load
+    from resnet_spec.spec.loader import load
 
     return elaborate(load(folder / SPEC))
 
@@ -110,7 +110,7 @@ def load(backend: str, folder: Path, threads: int, precision: str,
 
 def _onnxruntime(folder: Path, threads: int) -> Run:
     from resnet_spec.compiler.targets.onnx import session
-    from resnet_spec.deploy import INPUT_NAME, ONNX_FILE
+    from resnet_spec.deploy.options import INPUT_NAME, ONNX_FILE
 
     sess = session(folder / ONNX_FILE, threads)
     return lambda x: sess.run(None, {INPUT_NAME: x})
@@ -118,7 +118,7 @@ def _onnxruntime(folder: Path, threads: int) -> Run:
 
 def _openvino(folder: Path, threads: int, precision: str) -> Run:
     from resnet_spec.compiler.targets.openvino import XML, compile_model
-    from resnet_spec.deploy import INPUT_NAME
+    from resnet_spec.deploy.options import INPUT_NAME
 
     request = compile_model(folder / XML, precision, threads).create_infer_request()
     return lambda x: request.infer({INPUT_NAME: x})
@@ -140,7 +140,7 @@ def _tensorrt(folder: Path, precision: str, batches: tuple[int, ...]) -> Run:
 
     from resnet_spec.compiler.export import export_program
     from resnet_spec.compiler.targets.tensorrt import compile_arguments, plan
-    from resnet_spec.deploy import BatchRange
+    from resnet_spec.deploy.options import BatchRange
 
     graph = _graph(folder)
     module = _module(folder, False).cuda()

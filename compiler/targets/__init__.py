@@ -10,8 +10,8 @@ is a typed field of `job.made` (`job.py`). No target traces the model again: eac
 OpenVINO, TensorRT) take `job.converter_program`, that program with its norms folded into the
 convs by a graph rewrite (`passes/program.py`), which halves their own retrace. Each target's
 facts (its name and place in a build, precisions, `--image-size`, the runtime packages the
-manifest records) are its registration in the front end (`resnet_spec.targets`); the options
-and the batch range are `resnet_spec.deploy`'s. The runtimes' own telemetry is turned off
+manifest records) are its registration in the front end (`resnet_spec.deploy.targets`); the options
+and the batch range are `resnet_spec.deploy.options`'s. The runtimes' own telemetry is turned off
 before any target is reached (`compiler/telemetry.py`).
 """
 
@@ -22,8 +22,8 @@ from types import ModuleType
 
 from resnet_spec.compiler.targets.job import Job
 from resnet_spec.compiler.telemetry import quiet_runtimes
-from resnet_spec.deploy import TARGETS, OptionError
-from resnet_spec.targets import registered
+from resnet_spec.deploy.options import TARGETS, OptionError
+from resnet_spec.deploy.targets import registered
 
 __all__ = ["Job", "target"]
 

@@ -8,10 +8,10 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from resnet_spec.deploy import DEFAULT_BATCH, DEFAULT_MIN_AGREEMENT, BatchRange
-from resnet_spec.image_size import ImageSizes
+from resnet_spec.deploy.image_size import ImageSizes
+from resnet_spec.deploy.options import DEFAULT_BATCH, DEFAULT_MIN_AGREEMENT, BatchRange
 from resnet_spec.ir import Graph
-from resnet_spec.outdir import write_file
+from resnet_spec.pipeline.outdir import write_file
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,7 @@ class Job:
     progress: Callable[[str], None] = lambda message: None
     """Told what the target does next (`converting`, `checking batch 3`): the user sees it."""
     calibration: Any = None
-    """int8: the `resnet_spec.calibration.Calibration` samples (calibrate, held out)."""
+    """int8: the `resnet_spec.deploy.calibration.Calibration` samples (calibrate, held out)."""
     min_agreement: float = DEFAULT_MIN_AGREEMENT
     """int8: the held-out top-1 agreement below which the file is refused."""
     preprocessing: dict[str, Any] | None = None

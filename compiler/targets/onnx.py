@@ -21,7 +21,7 @@ from resnet_spec.compiler.export import ExportError
 from resnet_spec.compiler.targets import quantize
 from resnet_spec.compiler.targets.check import check, output_names
 from resnet_spec.compiler.targets.job import CheckedFile, Job, OnnxExport
-from resnet_spec.deploy import INPUT_NAME, ONNX_FILE, trtexec_command
+from resnet_spec.deploy.options import INPUT_NAME, ONNX_FILE, trtexec_command
 
 OPSET = 20
 """ONNX opset of the file: what torch's exporter writes by default, and what onnxruntime,

@@ -20,8 +20,8 @@ from resnet_spec.compiler.export import ExportError
 from resnet_spec.compiler.targets import quantize
 from resnet_spec.compiler.targets.check import check, output_names
 from resnet_spec.compiler.targets.job import Job
-from resnet_spec.deploy import INPUT_NAME
-from resnet_spec.outdir import OutputError
+from resnet_spec.deploy.options import INPUT_NAME
+from resnet_spec.pipeline.outdir import OutputError
 
 FOLDER = "openvino"
 XML, BIN = f"{FOLDER}/model.xml", f"{FOLDER}/model.bin"

@@ -25,7 +25,7 @@ import numpy as np
 
 from resnet_spec.compiler.export import ExportError, max_error
 from resnet_spec.compiler.targets.job import Job
-from resnet_spec.deploy import INPUT_NAME
+from resnet_spec.deploy.options import INPUT_NAME
 
 BATCH = 8
 """Samples per inference when calibrating (onnxruntime) and judging."""

@@ -24,7 +24,7 @@ import numpy as np
 from resnet_spec.compiler.export import ExportError
 from resnet_spec.compiler.targets.check import check, output_names
 from resnet_spec.compiler.targets.job import Engine, Job
-from resnet_spec.deploy import ENGINE_FILE, INPUT_NAME, BatchRange, OptionError
+from resnet_spec.deploy.options import ENGINE_FILE, INPUT_NAME, BatchRange, OptionError
 
 EP_FILE = "model.trt.ep"
 GET = "pip install 'resnet-spec[tensorrt]' on a machine with an NVIDIA GPU and CUDA"

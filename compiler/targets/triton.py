@@ -24,7 +24,7 @@ from typing import Any
 from resnet_spec.compiler.export import ExportError
 from resnet_spec.compiler.targets.check import output_names
 from resnet_spec.compiler.targets.job import Job
-from resnet_spec.deploy import INPUT_NAME, BatchRange
+from resnet_spec.deploy.options import INPUT_NAME, BatchRange
 
 PREPROCESSING = "preprocessing.json"
 """Beside config.pbtxt: the spec's preprocessing, what a client must do to an image (Triton
@@ -209,7 +209,7 @@ def _link(source: Path, target: Path) -> None:
     try:
         os.link(source, target)
     except OSError:
-        from resnet_spec.outdir import write_file
+        from resnet_spec.pipeline.outdir import write_file
 
         write_file(target, source.read_bytes())
 

@@ -23,7 +23,7 @@ from resnet_spec.errors import SpecError
 from resnet_spec.plugins import PluginWarning
 
 CONFINE_ENV = "RESNET_SPEC_CONFINE"
-"""`resnet_spec.confine.ENV`, named here without importing the loader's modules."""
+"""`resnet_spec.spec.confine.ENV`, named here without importing the loader's modules."""
 EXIT_INVALID = 1
 EXIT_USAGE = 2
 EXIT_MISSING = 3

@@ -128,8 +128,8 @@ def bench(spec: str, batches: tuple[int, ...], backends: tuple[str, ...], thread
       resnet-spec bench resnet50 --backends eager,tensorrt --precision fp16 --batch 64
       resnet-spec bench resnet50 --precision int8 --calibration random   # speed only
     """
-    from resnet_spec.build_memory import check_bench_fits
-    from resnet_spec.loader import load
+    from resnet_spec.pipeline.memory import check_bench_fits
+    from resnet_spec.spec.loader import load
 
     loaded = load(spec)  # a bad spec fails here, before any process starts
     name = loaded.name
@@ -167,7 +167,7 @@ def bench(spec: str, batches: tuple[int, ...], backends: tuple[str, ...], thread
 def _check_int8(spec: Any, calibration: str | None, quiet: bool) -> None:
     """int8 needs --calibration (a usage error without it); the samples are read here first,
     so that a bad file fails before any process starts."""
-    from resnet_spec.calibration import RANDOM_WARNING, load_calibration
+    from resnet_spec.deploy.calibration import RANDOM_WARNING, load_calibration
 
     if calibration is None:
         raise click.UsageError("--precision int8 needs --calibration PATH: a folder of jpg/png "
@@ -193,7 +193,7 @@ def _report(name: str, spec: str, batches: tuple[int, ...], threads: int, runs: 
     """The figures with speedups against eager (medians), and the verdicts of
     `bench_stats.judge`: the fastest backend at each batch (None within the noise), the
     backends within the noise of the lowest median, the warnings."""
-    from resnet_spec.bench_stats import judge
+    from resnet_spec.deploy.bench_stats import judge
 
     loads = loads if loads is not None else [_load_average()]
     cores = cores or os.cpu_count() or 1

@@ -1,4 +1,4 @@
-"""`resnet-spec build SPEC`: the whole pipeline into one folder (see resnet_spec.pipeline)."""
+"""`resnet-spec build SPEC`: the whole pipeline into one folder (see resnet_spec.pipeline.run)."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from resnet_spec.cli.options import (
     report_result,
     run_or_explain,
 )
-from resnet_spec.deploy import TARGETS, BatchRange
-from resnet_spec.image_size import ImageSizes
+from resnet_spec.deploy.image_size import ImageSizes
+from resnet_spec.deploy.options import TARGETS, BatchRange
 
 
 @click.command()
@@ -60,7 +60,7 @@ def build(spec: str, out: Path | None, seed: int, weights: Path | None, reinit_h
       resnet-spec build resnet50 --to onnx,openvino,triton
       resnet-spec build resnet18 --set head.classes=10 --set norm=group
     """
-    from resnet_spec.pipeline import run_build
+    from resnet_spec.pipeline.run import run_build
 
     result = run_or_explain(lambda: run_build(
         spec, out, seed=seed, weights=weights, targets=targets, batch=batch,

@@ -18,7 +18,7 @@ from click.shell_completion import CompletionItem
 def complete_spec(ctx: click.Context, param: click.Parameter, incomplete: str
                   ) -> list[CompletionItem]:
     """Built-in spec names starting with `incomplete`, after the shell's own file completion."""
-    from resnet_spec import builtins
+    from resnet_spec.spec import builtins
 
     names = [CompletionItem(name, help="built-in spec") for name in builtins.names()
              if name.startswith(incomplete)]

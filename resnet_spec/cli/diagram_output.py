@@ -9,8 +9,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from resnet_spec.errors import shown
-from resnet_spec.outdir import OutputError
-from resnet_spec.schema import Spec
+from resnet_spec.pipeline.outdir import OutputError
+from resnet_spec.spec.schema import Spec
 
 
 def refuse_inputs(output: str, specs: Iterable[Spec]) -> None:

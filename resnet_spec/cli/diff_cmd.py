@@ -1,7 +1,7 @@
 """`resnet-spec diff A B`: the resolved fields, the costs and the blocks that differ between two
 specs, as text, JSON or a diagram of both with the blocks that differ marked; torch is never
 imported.
-The comparison itself is `resnet_spec.diff`."""
+The comparison itself is `resnet_spec.ir.diff`."""
 
 from __future__ import annotations
 
@@ -48,8 +48,8 @@ def diff(a: str, b: str, as_json: bool, output: str | None, overrides: tuple[str
       resnet-spec diff resnet50 resnext50_32x4d --json | jq .cost
       resnet-spec diff resnet18 resnet18 --set stages.2.depth=4
     """
-    from resnet_spec.diff import diff_specs, to_json
     from resnet_spec.elaboration import elaborate
+    from resnet_spec.ir.diff import diff_specs, to_json
 
     spec_a, spec_b = load_spec(a), load_spec(b, overrides)
     if output:
@@ -111,7 +111,7 @@ def _print_costs(result: Any) -> None:
     from rich.table import Table
 
     from resnet_spec.cli.output import console
-    from resnet_spec.diff import METRICS
+    from resnet_spec.ir.diff import METRICS
 
     table = Table(title="cost per image, A → B")
     table.add_column("stage")
@@ -129,7 +129,7 @@ def _print_costs(result: Any) -> None:
 def _cost_cells(row: Any, metric: str) -> tuple[str, str]:
     """`A → B` (or the one value where they agree, `new`/`gone` where a side lacks the stage),
     and the change with its percentage of A."""
-    from resnet_spec import units
+    from resnet_spec import number_format as units
 
     before = row.a[metric] if row.a else None
     after = row.b[metric] if row.b else None

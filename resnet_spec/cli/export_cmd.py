@@ -15,8 +15,8 @@ from resnet_spec.cli.options import (
     report_result,
     run_or_explain,
 )
-from resnet_spec.deploy import TARGETS, BatchRange
-from resnet_spec.image_size import ImageSizes
+from resnet_spec.deploy.image_size import ImageSizes
+from resnet_spec.deploy.options import TARGETS, BatchRange
 
 
 @click.command()
@@ -63,7 +63,7 @@ def export(spec: str, targets: tuple[str, ...], out: Path | None, weights: Path 
       resnet-spec export resnet50 --to onnx,openvino --image-size 224:640
       resnet-spec export resnet50 --to tensorrt --precision fp16   # on a GPU machine
     """
-    from resnet_spec.pipeline import run_export
+    from resnet_spec.pipeline.run import run_export
 
     result = run_or_explain(lambda: run_export(
         spec, targets, out, seed=seed, weights=weights, batch=batch, precision=precision,

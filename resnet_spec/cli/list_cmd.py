@@ -16,7 +16,7 @@ from resnet_spec.errors import SpecError
 
 def _row(name: str) -> dict[str, Any]:
     import resnet_spec
-    from resnet_spec.cost import analyze
+    from resnet_spec.ir.cost import analyze
 
     graph = resnet_spec.elaborate(name)
     cost = analyze(graph)
@@ -52,7 +52,7 @@ def list_specs(as_json: bool, plugins: bool) -> None:
     if plugins:
         _list_plugins(as_json)
         return
-    from resnet_spec import builtins
+    from resnet_spec.spec import builtins
 
     rows, failed = [], False
     for name in builtins.names():
@@ -74,7 +74,7 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    from resnet_spec import units
+    from resnet_spec import number_format as units
 
     table = Table(title="built-in specs")
     for column in ("name", "blocks", "params", "GMACs", "input", "description"):

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from resnet_spec.schema import Spec
+from resnet_spec.spec.schema import Spec
 
 
 def load_spec(ref: str, overrides: Sequence[str] = ()) -> Spec:
     """Load, merge and validate the spec at `ref` (a file or a built-in name), with `--set`'s
     `overrides` applied after `extends`; raises `SpecError` at the file, line and column of
     what is wrong (or at the `--set` option)."""
-    from resnet_spec.loader import load
+    from resnet_spec.spec.loader import load
 
     return load(ref, overrides)

@@ -11,8 +11,8 @@ from typing import Any
 
 import click
 
-from resnet_spec import units
-from resnet_spec.deploy import (
+from resnet_spec import number_format as units
+from resnet_spec.deploy.options import (
     AOTI_DEVICES,
     DEFAULT_BATCH,
     DEFAULT_MIN_AGREEMENT,
@@ -98,7 +98,7 @@ def parse_image_size(ctx: click.Context, param: click.Parameter, value: str | No
     network's stride is checked once the graph exists."""
     if value is None:
         return None
-    from resnet_spec.image_size import ImageSizes
+    from resnet_spec.deploy.image_size import ImageSizes
 
     try:
         return ImageSizes.parse(value)
@@ -155,7 +155,7 @@ def _check_overrides(ctx: click.Context, param: click.Parameter, value: tuple[st
                      ) -> tuple[str, ...]:
     """Each `--set` must read as PATH=VALUE (a usage error, exit 2, if not); what it sets is
     judged with the spec (exit 1, located at the option)."""
-    from resnet_spec.overrides import OverrideSyntaxError, parse_override
+    from resnet_spec.spec.overrides import OverrideSyntaxError, parse_override
 
     for text in value:
         try:

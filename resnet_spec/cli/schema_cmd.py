@@ -9,7 +9,7 @@ import click
 
 def schema_text() -> str:
     """The schema as committed in docs/spec.schema.json (sorted keys, two-space indent)."""
-    from resnet_spec.schema import json_schema
+    from resnet_spec.spec.schema import json_schema
 
     return json.dumps(json_schema(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 

@@ -32,7 +32,7 @@ def show(spec: str, as_json: bool, overrides: tuple[str, ...]) -> None:
       resnet-spec show resnet50 --json | jq .stages
       resnet-spec show resnet18 --set head.classes=10 --set norm=group
     """
-    from resnet_spec.resolved import resolved_dict, resolved_yaml
+    from resnet_spec.spec.resolved import resolved_dict, resolved_yaml
 
     loaded = load_spec(spec, overrides)
     if as_json:

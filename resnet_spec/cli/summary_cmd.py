@@ -12,7 +12,7 @@ import click
 from resnet_spec.cli import output
 from resnet_spec.cli.completion import complete_spec
 from resnet_spec.cli.options import set_option
-from resnet_spec.units import DTYPE_BYTES
+from resnet_spec.number_format import DTYPE_BYTES
 
 
 @click.command()
@@ -40,7 +40,7 @@ def summary(spec: str, layers: bool, as_json: bool, batch: int, dtype: str,
       resnet-spec summary resnet50 --set input.height=512 --set input.width=512
     """
     import resnet_spec
-    from resnet_spec.cost import analyze, to_json
+    from resnet_spec.ir.cost import analyze, to_json
 
     graph = resnet_spec.elaborate(spec, overrides)
     for warning in graph.warnings:
@@ -55,7 +55,7 @@ def summary(spec: str, layers: bool, as_json: bool, batch: int, dtype: str,
 
 def _print_table(cost: Any, *, layers: bool, batch: int, dtype: str) -> None:
     from resnet_spec.cli.output import console as new_console
-    from resnet_spec.cost import totals_lines
+    from resnet_spec.ir.cost import totals_lines
 
     console = new_console(highlight=False, width=None if sys.stdout.isatty() else 160)
     console.print(_layer_table(cost) if layers else _stage_table(cost))
@@ -67,7 +67,7 @@ def _new_table(cost: Any, first: list[str]) -> Any:
     from rich.markup import escape
     from rich.table import Table
 
-    from resnet_spec import units
+    from resnet_spec import number_format as units
 
     # the description is free text: square brackets in it are not rich markup
     title = escape(f"{cost.name}: {cost.description}" if cost.description else cost.name)
@@ -81,14 +81,14 @@ def _new_table(cost: Any, first: list[str]) -> Any:
 
 
 def _cells(item: Any) -> list[str]:
-    from resnet_spec import units
+    from resnet_spec import number_format as units
 
     return [units.shape(item.output_shape), str(item.stride), str(item.receptive_field),
             units.count(item.params), units.count(item.macs), units.count(item.activations)]
 
 
 def _stage_table(cost: Any) -> Any:
-    from resnet_spec import units
+    from resnet_spec import number_format as units
 
     table = _new_table(cost, ["stage", "blocks"])
     for stage in cost.stages:
@@ -101,7 +101,7 @@ def _stage_table(cost: Any) -> Any:
 
 
 def _layer_table(cost: Any) -> Any:
-    from resnet_spec import units
+    from resnet_spec import number_format as units
 
     table = _new_table(cost, ["layer", "op"])
     for stage in cost.stages:

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from resnet_spec import units
+from resnet_spec import number_format as units
 from resnet_spec.cli import EXIT_INVALID, output, report
 from resnet_spec.cli.completion import complete_spec
 from resnet_spec.cli.loading import load_spec

@@ -10,10 +10,10 @@
     network    `elaborate_unchecked`: input, stem, stages, ending
 """
 
-from resnet_spec.check import verify
 from resnet_spec.elaboration.network import elaborate_unchecked
 from resnet_spec.ir import Graph
-from resnet_spec.schema import Spec
+from resnet_spec.ir.check import verify
+from resnet_spec.spec.schema import Spec
 
 __all__ = ["elaborate", "elaborate_unchecked"]
 

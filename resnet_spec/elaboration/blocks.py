@@ -25,7 +25,7 @@ from resnet_spec.elaboration.shortcuts import shortcut
 from resnet_spec.errors import Loc
 from resnet_spec.ir import AddNode
 from resnet_spec.plugins import Registry
-from resnet_spec.schema import BlockSpec, StrideAt
+from resnet_spec.spec.schema import BlockSpec, StrideAt
 
 
 @dataclass(frozen=True)

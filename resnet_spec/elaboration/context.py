@@ -18,7 +18,7 @@ from pydantic import BaseModel
 
 from resnet_spec.errors import Loc
 from resnet_spec.ir import ActNode, ConvNode, Graph, NormNode, Scope, Shape
-from resnet_spec.schema import BlockSpec, Shortcut, Spec
+from resnet_spec.spec.schema import BlockSpec, Shortcut, Spec
 
 _KEEP: Any = object()
 """`Ctx.at(loc=_KEEP)`: leave the location as it is (None is a location: "unknown")."""

@@ -10,7 +10,7 @@ from enum import Enum
 from resnet_spec.elaboration.context import Ctx, Cursor
 from resnet_spec.errors import SchemaError
 from resnet_spec.ir import DropoutNode, GlobalPoolNode, LinearNode, Scope, StageInfo
-from resnet_spec.schema import HeadSpec, Spec
+from resnet_spec.spec.schema import HeadSpec, Spec
 
 CLASSIFIER = "fc"
 """The name of the head's linear layer (torchvision's and timm's), in the IR and the module."""

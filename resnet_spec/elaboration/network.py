@@ -16,7 +16,7 @@ from resnet_spec.elaboration.registry import lookup
 from resnet_spec.elaboration.stages import build_stage, stage_kind
 from resnet_spec.elaboration.stems import STEMS
 from resnet_spec.ir import Graph, InputNode, Scope, StageInfo
-from resnet_spec.schema import Spec
+from resnet_spec.spec.schema import Spec
 
 
 def elaborate_unchecked(spec: Spec) -> Graph:

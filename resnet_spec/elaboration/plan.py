@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from resnet_spec.elaboration.context import Ctx
 from resnet_spec.errors import SchemaError
-from resnet_spec.schema import PoolKind, Spec
+from resnet_spec.spec.schema import PoolKind, Spec
 
 
 @dataclass(frozen=True)

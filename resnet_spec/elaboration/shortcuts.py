@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from resnet_spec.elaboration.context import BlockCtx, Ctx, Cursor
 from resnet_spec.ir import PoolNode, Scope, ZeroPadNode
-from resnet_spec.schema import Shortcut
+from resnet_spec.spec.schema import Shortcut
 
 
 @dataclass(frozen=True)

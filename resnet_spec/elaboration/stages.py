@@ -11,7 +11,7 @@ from resnet_spec.elaboration.registry import lookup
 from resnet_spec.elaboration.shortcuts import SHORTCUTS
 from resnet_spec.errors import LimitError, Loc, Note
 from resnet_spec.ir import BlockInfo, Scope, StageInfo
-from resnet_spec.schema import BlockSpec
+from resnet_spec.spec.schema import BlockSpec
 
 
 def build_stage(ctx: Ctx, index: int, x: Cursor, plan: StagePlan, rates: list[float],
@@ -24,7 +24,7 @@ def build_stage(ctx: Ctx, index: int, x: Cursor, plan: StagePlan, rates: list[fl
                      width=stage.width, stride=plan.stride, dilation=plan.dilation,
                      in_shape=x.shape)
     # origin reads the block kinds' registrations, which import this module
-    from resnet_spec.origin import blamed
+    from resnet_spec.ir.origin import blamed
 
     _check_channels(kind, block, stage.width,
                     *blamed(ctx.spec.source, "channel_limit", loc, index))

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from resnet_spec.elaboration.blocks import BLOCK_KINDS
 from resnet_spec.elaboration.context import Ctx, Cursor
 from resnet_spec.ir import PoolNode
-from resnet_spec.schema import PoolKind, StemKind
+from resnet_spec.spec.schema import PoolKind, StemKind
 
 StemBuilder = Callable[[Ctx, Cursor], Cursor]
 

@@ -1,6 +1,6 @@
 """What the static checks report: one `Finding` per problem, an error or a warning, located at
 the spec entry of the node that caused it. The op classes (`ir/ops.py`) produce them from their
-own `check`; `resnet_spec.check` collects and judges them."""
+own `check`; `resnet_spec.ir.check` collects and judges them."""
 
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ import networkx as nx
 
 from resnet_spec.errors import Loc
 from resnet_spec.ir.op import Shape
-from resnet_spec.schema import Shortcut
+from resnet_spec.spec.schema import Shortcut
 
 OMIT_DEFAULT = {"omit_default": True}
 """Metadata of the info fields that `Graph.to_json` leaves out while they hold their default:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 
 from resnet_spec.ir.findings import Finding
 from resnet_spec.ir.op import Op, Shape, dims, spatial
-from resnet_spec.schema import Activation, GlobalPool, NormKind, Shortcut
+from resnet_spec.spec.schema import Activation, GlobalPool, NormKind, Shortcut
 
 if TYPE_CHECKING:
     from resnet_spec.ir.graph import Graph

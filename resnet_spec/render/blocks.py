@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence, Set
 
 import graphviz
 
-from resnet_spec import units
+from resnet_spec import number_format as units
 from resnet_spec.elaboration.blocks import BLOCK_KINDS
 from resnet_spec.ir import BlockInfo, Graph, StageInfo
 from resnet_spec.render import common, ops, palette

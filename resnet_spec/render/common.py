@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import graphviz
 
-from resnet_spec import units
+from resnet_spec import number_format as units
 from resnet_spec.ir import BlockInfo, Graph
 from resnet_spec.render import palette
 
@@ -129,7 +129,7 @@ def edge_shape(shape: Sequence[int]) -> str:
 
 def title_label(graph: Graph) -> str:
     """The diagram's title: name, description, totals (params, MACs) and the input."""
-    from resnet_spec.cost import analyze  # the cost model is only needed for the title
+    from resnet_spec.ir.cost import analyze  # the cost model is only needed for the title
 
     totals = (f"{units.exact(graph.param_count())} params · {units.count(analyze(graph).macs)}"
               f" MACs · input {shape_text(graph.input_shape)}")
@@ -169,7 +169,7 @@ def stage_of(graph: Graph) -> dict[str, str]:
 def outputs(canvas: graphviz.Digraph, graph: Graph, drawn_as: Callable[[str], str]) -> None:
     """One oval per network output, fed from the drawn node that `drawn_as` names for the IR
     node producing it. Feature maps (C×H×W outputs) show their stride."""
-    from resnet_spec.cost import analyze  # strides only where a backbone returns maps
+    from resnet_spec.ir.cost import analyze  # strides only where a backbone returns maps
 
     maps = any(len(graph.node(n).shape) == 3 for n in graph.outputs.values())
     strides = {n: c.stride for n, c in analyze(graph).nodes.items()} if maps else {}

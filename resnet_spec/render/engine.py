@@ -21,7 +21,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from resnet_spec import limits, units
+from resnet_spec import limits
+from resnet_spec import number_format as units
 from resnet_spec.errors import SpecError
 
 PURE = "graphviz-pure"

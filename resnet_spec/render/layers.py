@@ -10,7 +10,7 @@ from typing import Any
 
 import graphviz
 
-from resnet_spec import units
+from resnet_spec import number_format as units
 from resnet_spec.ir import BlockInfo, Graph, StageInfo
 from resnet_spec.render import common, ops, palette
 

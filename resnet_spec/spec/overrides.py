@@ -17,7 +17,7 @@ from typing import Any
 
 from resnet_spec import limits
 from resnet_spec.errors import Loc, SchemaError, YamlError, shown
-from resnet_spec.yaml_source import PathKey, SourceMap, format_path, parse_text
+from resnet_spec.spec.yaml_source import PathKey, SourceMap, format_path, parse_text
 
 
 class OverrideSyntaxError(ValueError):

@@ -28,11 +28,11 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from resnet_spec.cost import GraphCost, StageCost, analyze
 from resnet_spec.ir import Graph
-from resnet_spec.resolved import resolved_dict
-from resnet_spec.schema import Spec
-from resnet_spec.yaml_source import PathKey, SourceMap, format_path
+from resnet_spec.ir.cost import GraphCost, StageCost, analyze
+from resnet_spec.spec.resolved import resolved_dict
+from resnet_spec.spec.schema import Spec
+from resnet_spec.spec.yaml_source import PathKey, SourceMap, format_path
 
 DEFAULT = "default"
 """The source of a field that no file set."""

@@ -29,12 +29,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from resnet_spec import units
-from resnet_spec.cost import GraphCost
+from resnet_spec import number_format as units
+from resnet_spec.deploy.targets import REGISTERED
 from resnet_spec.errors import LimitError, Loc
 from resnet_spec.ir import Graph
-from resnet_spec.schema import Spec
-from resnet_spec.targets import REGISTERED
+from resnet_spec.ir.cost import GraphCost
+from resnet_spec.spec.schema import Spec
 
 FLOAT_BYTES = 4
 """A build's tensors are float32."""
@@ -270,8 +270,8 @@ def _rlimit_room() -> int | None:
 def check_bench_fits(spec: Spec, batches: Iterable[int], backends: Iterable[str], *,
                      weights_file: bool = False, available: int | None = None) -> None:
     """`bench`'s check, before any process starts: each of its processes must fit."""
-    from resnet_spec.cost import analyze
     from resnet_spec.elaboration import elaborate
+    from resnet_spec.ir.cost import analyze
 
     graph = elaborate(spec)
     cost = analyze(graph)

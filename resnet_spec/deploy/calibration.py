@@ -17,9 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from resnet_spec.deploy import RANDOM_CALIBRATION
+from resnet_spec.deploy.options import RANDOM_CALIBRATION
 from resnet_spec.errors import SpecError
-from resnet_spec.schema import Spec
+from resnet_spec.spec.schema import Spec
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 ARRAY_SUFFIXES = (".npy", ".npz")

@@ -1,7 +1,7 @@
 """The deployment options as the front end knows them: the targets' names and precisions (views
-of their registrations, `resnet_spec.targets`), the batch range and the `trtexec` hand-off. No
-torch here: the CLI checks `--to`, `--precision` and `--batch`, and says what a missing target
-needs, before anything heavy is imported. The targets themselves are
+of their registrations, `resnet_spec.deploy.targets`), the batch range and the `trtexec`
+hand-off. No torch here: the CLI checks `--to`, `--precision` and `--batch`, and says what a
+missing target needs, before anything heavy is imported. The targets themselves are
 `resnet_spec.compiler.targets`.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from resnet_spec.targets import REGISTERED
+from resnet_spec.deploy.targets import REGISTERED
 
 TARGETS = tuple(t.name for t in REGISTERED)
 """Every target, in the order a build writes them (triton packages what the others made)."""

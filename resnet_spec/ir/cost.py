@@ -186,7 +186,7 @@ def _stage_cost(stage: StageInfo, nodes: dict[str, NodeCost],
 
 def activation_bytes(cost: GraphCost, *, batch: int = 1, dtype: str = "float32") -> int:
     """Bytes of all activations of a batch in a dtype (see `units.DTYPE_BYTES`)."""
-    from resnet_spec.units import DTYPE_BYTES
+    from resnet_spec.number_format import DTYPE_BYTES
 
     if dtype not in DTYPE_BYTES:
         raise ValueError(f"unknown dtype {dtype!r}; one of {', '.join(DTYPE_BYTES)}")
@@ -197,7 +197,7 @@ def to_json(cost: GraphCost, *, batch: int = 1, dtype: str = "float32",
             layers: bool = False) -> dict[str, Any]:
     """The `summary --json` object: totals, memory for `batch` and `dtype`, stages with their
     blocks, and with `layers` every node."""
-    from resnet_spec.units import DTYPE_BYTES
+    from resnet_spec.number_format import DTYPE_BYTES
 
     out: dict[str, Any] = {
         "name": cost.name,
@@ -241,7 +241,7 @@ def _node_json(node: NodeCost) -> dict[str, Any]:
 
 def to_markdown(cost: GraphCost, *, batch: int = 1, dtype: str = "float32") -> str:
     """The `summary.md` of a build: a heading, a per-stage table and the totals."""
-    from resnet_spec import units
+    from resnet_spec import number_format as units
 
     lines = [f"# {cost.name}", ""]
     if cost.description:
@@ -266,7 +266,7 @@ def to_markdown(cost: GraphCost, *, batch: int = 1, dtype: str = "float32") -> s
 
 
 def totals_lines(cost: GraphCost, *, batch: int, dtype: str) -> list[str]:
-    from resnet_spec import units
+    from resnet_spec import number_format as units
 
     memory = units.size(activation_bytes(cost, batch=batch, dtype=dtype))
     maps = [f"{o.name} {units.shape(o.shape)} (stride {o.stride})" for o in cost.outputs]

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from resnet_spec.build_options import Hooks
+from resnet_spec.pipeline.options import Hooks
 
 T = TypeVar("T")
 

@@ -8,7 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from resnet_spec.deploy import (
+from resnet_spec.deploy.image_size import ImageSizes
+from resnet_spec.deploy.options import (
     DEFAULT_BATCH,
     DEFAULT_MIN_AGREEMENT,
     DYNAMIC_SIZE_TARGETS,
@@ -17,7 +18,6 @@ from resnet_spec.deploy import (
     check_precision,
     check_triton_precision,
 )
-from resnet_spec.image_size import ImageSizes
 
 StepHook = Callable[[int, int, str, "float | None"], None]
 """Called as each step starts (seconds None) and ends, with its 1-based index, the step count,

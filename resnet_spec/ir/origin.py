@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING
 
 from resnet_spec.elaboration.blocks import width_fields
 from resnet_spec.errors import Loc, Note
-from resnet_spec.yaml_source import PathKey, SourceMap
+from resnet_spec.spec.yaml_source import PathKey, SourceMap
 
 if TYPE_CHECKING:
-    from resnet_spec.check import Finding
     from resnet_spec.ir import Graph
+    from resnet_spec.ir.check import Finding
 
 STAGE = "*"
 """In a field of `CAUSES`: the index of the stage the finding is in."""

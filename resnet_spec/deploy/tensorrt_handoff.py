@@ -8,10 +8,10 @@ import os
 import shlex
 from collections.abc import Sequence
 
-from resnet_spec.build_options import BuildOptions
-from resnet_spec.deploy import BatchRange, trtexec_command
-from resnet_spec.loader import SpecInput, load
-from resnet_spec.schema import Spec
+from resnet_spec.deploy.options import BatchRange, trtexec_command
+from resnet_spec.pipeline.options import BuildOptions
+from resnet_spec.spec.loader import SpecInput, load
+from resnet_spec.spec.schema import Spec
 
 HANDOFF_FILE = "tensorrt.sh"
 """The script `build --to onnx,tensorrt` writes beside model.onnx where TensorRT is missing."""

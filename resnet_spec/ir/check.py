@@ -18,7 +18,7 @@ from resnet_spec.errors import SpecErrors
 from resnet_spec.ir import Finding, Graph, Shape
 
 if TYPE_CHECKING:
-    from resnet_spec.yaml_source import SourceMap
+    from resnet_spec.spec.yaml_source import SourceMap
 
 
 def check_graph(graph: Graph) -> list[Finding]:
@@ -48,7 +48,7 @@ def verify(graph: Graph, source: SourceMap | None = None) -> None:
     is reported there instead, once (`origin.relocate`)."""
     findings = _first_per_cause(check_graph(graph))
     if source is not None:
-        from resnet_spec.origin import relocate
+        from resnet_spec.ir.origin import relocate
 
         findings = relocate(findings, graph, source)
     raise_errors(findings)

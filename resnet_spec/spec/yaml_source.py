@@ -20,7 +20,7 @@ import yaml
 
 from resnet_spec import files, limits
 from resnet_spec.errors import Loc, YamlError, shown
-from resnet_spec.yaml_words import explain
+from resnet_spec.spec.yaml_words import explain
 
 PathKey = tuple[str | int, ...]
 

@@ -17,8 +17,8 @@ from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 from pathlib import Path
 
-from resnet_spec import builtins
 from resnet_spec.errors import ExtendsError, Loc, shown
+from resnet_spec.spec import builtins
 
 ENV = "RESNET_SPEC_CONFINE"
 """Set to 1 to confine every command of the CLI."""

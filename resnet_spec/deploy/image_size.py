@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from resnet_spec.deploy import OptionError
+from resnet_spec.deploy.options import OptionError
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from typing import Any, Union
 
 from pydantic import BaseModel, ValidationError
 
-from resnet_spec import builtins, confine, files, limits
+from resnet_spec import files, limits
 from resnet_spec.errors import (
     ExtendsError,
     Loc,
@@ -28,11 +28,12 @@ from resnet_spec.errors import (
     YamlError,
     shown,
 )
-from resnet_spec.overrides import apply_overrides
-from resnet_spec.plain import constraint_message, without_jargon
-from resnet_spec.schema import CONTROLS, NO_CONTROLS, Spec
-from resnet_spec.suggest import closest
-from resnet_spec.yaml_source import PathKey, SourceMap, format_path, parse_file
+from resnet_spec.spec import builtins, confine
+from resnet_spec.spec.overrides import apply_overrides
+from resnet_spec.spec.pydantic_words import constraint_message, without_jargon
+from resnet_spec.spec.schema import CONTROLS, NO_CONTROLS, Spec
+from resnet_spec.spec.suggest import closest
+from resnet_spec.spec.yaml_source import PathKey, SourceMap, format_path, parse_file
 
 _KIND_NAMES = {list: "list", str: "string", int: "number", float: "number", bool: "boolean"}
 
@@ -91,7 +92,7 @@ def load(spec: SpecInput, overrides: Sequence[str] = ()) -> Spec:
     file's content; its `extends` is relative to the working directory) or a `Spec`.
 
     `overrides` are `--set`'s `PATH=VALUE` strings (`["head.classes=10", "stages.1.depth=6"]`),
-    applied in order after `extends` is merged (see `resnet_spec.overrides`). A `Spec` given
+    applied in order after `extends` is merged (see `resnet_spec.spec.overrides`). A `Spec` given
     without overrides is returned as it is.
     """
     if isinstance(spec, Spec) and not overrides:
@@ -127,7 +128,7 @@ def load_mapping(value: Mapping[str, Any]) -> tuple[dict[str, Any], SourceMap]:
 def _spec_layer(spec: Spec) -> tuple[dict[str, Any], SourceMap]:
     """A validated `Spec` as a mapping again (to apply overrides), keeping where it was
     written if it was loaded from files."""
-    from resnet_spec.resolved import resolved_dict
+    from resnet_spec.spec.resolved import resolved_dict
 
     if spec.source is not None:
         old = spec.source

@@ -3,11 +3,11 @@
 A build is the straight sequence in `_run`: load, elaborate, check, render, cost, compile,
 export (an export: trace), one step per deployment target (`--to onnx,openvino,...`), write.
 Each step is a function that takes what it needs and returns what it made, run by `Steps`
-(`resnet_spec.steps`: the hooks, the timing, the notes). Every file is written into a hidden
-staging folder beside the output folder; the last step writes `manifest.json`
-(`resnet_spec.manifest`) and swaps the staging folder into place with one rename
-(`resnet_spec.outdir`). A build that fails or is killed at any moment therefore leaves either
-no output folder or the previous complete one. torch is imported only from the compile step
+(`resnet_spec.pipeline.steps`: the hooks, the timing, the notes). Every file is written into a
+hidden staging folder beside the output folder; the last step writes `manifest.json`
+(`resnet_spec.pipeline.manifest`) and swaps the staging folder into place with one rename
+(`resnet_spec.pipeline.outdir`). A build that fails or is killed at any moment therefore leaves
+either no output folder or the previous complete one. torch is imported only from the compile step
 on (and, when targets are asked for, to see before any step whether this machine has them).
 """
 
@@ -23,16 +23,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from resnet_spec.build_options import (
-    BuildOptions,
-    Hooks,
-    NoteHook,
-    ProgressHook,
-    StepHook,
-    check_options,
-)
-from resnet_spec.cost import GraphCost
-from resnet_spec.deploy import (
+from resnet_spec.deploy.image_size import ImageSizes, total_stride
+from resnet_spec.deploy.options import (
     DEFAULT_BATCH,
     DEFAULT_MIN_AGREEMENT,
     TARGETS,
@@ -41,15 +33,28 @@ from resnet_spec.deploy import (
     TargetUnavailable,
     in_order,
 )
-from resnet_spec.handoff import HANDOFF_FILE, handoff_script, tensorrt_handoff, weights_options
-from resnet_spec.image_size import ImageSizes, total_stride
+from resnet_spec.deploy.tensorrt_handoff import (
+    HANDOFF_FILE,
+    handoff_script,
+    tensorrt_handoff,
+    weights_options,
+)
 from resnet_spec.ir import Graph
-from resnet_spec.loader import SpecInput, load, spec_ref
-from resnet_spec.manifest import BuildRecord, manifest, preprocessing
-from resnet_spec.outdir import MANIFEST, StagedFolder, check_target, staged
-from resnet_spec.resolved import resolved_dict, resolved_yaml
-from resnet_spec.schema import Spec
-from resnet_spec.steps import Notes, Steps
+from resnet_spec.ir.cost import GraphCost
+from resnet_spec.pipeline.manifest import BuildRecord, manifest, preprocessing
+from resnet_spec.pipeline.options import (
+    BuildOptions,
+    Hooks,
+    NoteHook,
+    ProgressHook,
+    StepHook,
+    check_options,
+)
+from resnet_spec.pipeline.outdir import MANIFEST, StagedFolder, check_target, staged
+from resnet_spec.pipeline.steps import Notes, Steps
+from resnet_spec.spec.loader import SpecInput, load, spec_ref
+from resnet_spec.spec.resolved import resolved_dict, resolved_yaml
+from resnet_spec.spec.schema import Spec
 
 __all__ = ["EXPORT_STEPS", "STEPS", "BuildOptions", "BuildResult", "Hooks", "run_build",
            "run_export"]
@@ -200,7 +205,7 @@ class _Ready:
     before the runtimes are imported); None: the load step loads it."""
     handoff: _HandedOff | None = None
     samples: Any = None
-    """int8: the loaded calibration samples (`resnet_spec.calibration.Calibration`)."""
+    """int8: the loaded calibration samples (`resnet_spec.deploy.calibration.Calibration`)."""
 
 
 def _run(given: SpecInput, out: str | os.PathLike[str] | None, options: BuildOptions,
@@ -289,7 +294,7 @@ def _runs_openvino(options: BuildOptions, name: str) -> bool:
 
 def _calibration(options: BuildOptions, spec: Spec, notes: Notes) -> Any:
     """The calibration samples, said loudly when they are random."""
-    from resnet_spec.calibration import RANDOM_WARNING, load_calibration
+    from resnet_spec.deploy.calibration import RANDOM_WARNING, load_calibration
 
     samples = load_calibration(options.calibration, spec)
     if not samples.judged:
@@ -323,7 +328,7 @@ def _elaborate(spec: Spec, folder: StagedFolder, full: bool) -> Graph:
 
 
 def _check(graph: Graph, spec: Spec, notes: Notes) -> None:
-    from resnet_spec.check import verify
+    from resnet_spec.ir.check import verify
 
     verify(graph, spec.source)
     for warning in graph.warnings:
@@ -345,7 +350,7 @@ def _cost(graph: Graph, folder: StagedFolder, full: bool, image_size: ImageSizes
           notes: Notes) -> tuple[GraphCost, ImageSizes | None]:
     """The costs (summary.md), and `--image-size` fitted to the network's total stride: the
     stride is known from here, so bad sizes are refused before torch."""
-    from resnet_spec import cost
+    from resnet_spec.ir import cost
 
     costs = cost.analyze(graph)
     if full:
@@ -361,7 +366,7 @@ def _cost(graph: Graph, folder: StagedFolder, full: bool, image_size: ImageSizes
 def _compile(graph: Graph, costs: GraphCost, folder: StagedFolder, options: BuildOptions,
              targets: tuple[str, ...], full: bool, notes: Notes) -> Any:
     """The eval-mode torch module (model.safetensors)."""
-    from resnet_spec.build_memory import check_fits, pipeline_workload
+    from resnet_spec.pipeline.memory import check_fits, pipeline_workload
 
     # before torch is even imported: refuse what will not fit, with the batches and targets
     # this run will really check
@@ -408,9 +413,9 @@ def _job(spec: Spec, graph: Graph, module: Any, program: Any, reference: dict[in
          folder: StagedFolder, options: BuildOptions, sizes: ImageSizes | None, samples: Any,
          steps: Steps, notes: Notes) -> Any:
     """The targets' `Job`, made in the first target's step."""
-    from resnet_spec.calibration import crop_mismatch
     from resnet_spec.compiler.targets import Job
     from resnet_spec.compiler.targets.check import remember
+    from resnet_spec.deploy.calibration import crop_mismatch
 
     job = Job(graph, module, program, folder.staging, batch=options.batch,
               precision=options.precision, triton_backend=options.triton_backend,

@@ -14,9 +14,9 @@ from typing import Any
 
 import yaml
 
-from resnet_spec.schema import Spec
+from resnet_spec.spec.schema import Spec
+from resnet_spec.spec.yaml_source import reads_as_string
 from resnet_spec.version import __version__
-from resnet_spec.yaml_source import reads_as_string
 
 # One line of ordinary characters, not starting or ending with a space: a candidate for plain
 # style (PyYAML's emitter still quotes it where YAML syntax needs, e.g. `a: b` or `#x`).

@@ -13,13 +13,13 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from resnet_spec.build_options import BuildOptions
-from resnet_spec.cost import GraphCost
-from resnet_spec.image_size import ImageSizes
+from resnet_spec.deploy.image_size import ImageSizes
+from resnet_spec.deploy.targets import registered
 from resnet_spec.ir import Graph
-from resnet_spec.outdir import MANIFEST
-from resnet_spec.schema import Spec
-from resnet_spec.targets import registered
+from resnet_spec.ir.cost import GraphCost
+from resnet_spec.pipeline.options import BuildOptions
+from resnet_spec.pipeline.outdir import MANIFEST
+from resnet_spec.spec.schema import Spec
 from resnet_spec.version import __version__
 
 
@@ -37,7 +37,7 @@ class BuildRecord:
     reports: dict[str, Any]
     """Each target's entry (`compiler.targets`' `build`), a hand-off's too."""
     samples: Any = None
-    """int8: the `resnet_spec.calibration.Calibration` the files were calibrated on."""
+    """int8: the `resnet_spec.deploy.calibration.Calibration` the files were calibrated on."""
 
 
 def manifest(ref: str, options: BuildOptions, record: BuildRecord, folder: Path,
@@ -78,7 +78,7 @@ def manifest(ref: str, options: BuildOptions, record: BuildRecord, folder: Path,
 def preprocessing(spec: Spec) -> dict[str, Any] | None:
     """The spec's `preprocess` as recorded with deployed files, the crop as [height, width]
     (the input's when unset); None when the spec says none."""
-    from resnet_spec.calibration import preprocessing as recorded
+    from resnet_spec.deploy.calibration import preprocessing as recorded
 
     return recorded(spec)
 
