@@ -17,13 +17,20 @@ it loads: `quiet_onnxruntime` sets it to 1 in this process's environment before 
 first imported (unless the user set it, to either value), and calls
 `disable_telemetry_events()` (the event provider's switch) once it is. Imported earlier in the
 process, the library has already started its client: only the switch applies.
+
+Beside telemetry, the runtimes log what the user cannot act on (NNCF's progress, torch's C++
+extension builder missing a CUDA it is not asked to use): `quiet_logger` shows such a logger's
+errors only, while a block runs.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import logging
 import os
 import sys
+from collections.abc import Iterator
 
 _OPENVINO_TELEMETRY = "openvino_telemetry"
 _CONVERTER_MODULES = ("openvino.tools.ovc.telemetry_utils", "openvino.tools.ovc.convert_impl",
@@ -69,3 +76,15 @@ def quiet_onnxruntime(load: bool = True) -> None:
     disable = getattr(onnxruntime, "disable_telemetry_events", None)
     if disable is not None:
         disable()
+
+
+@contextlib.contextmanager
+def quiet_logger(name: str) -> Iterator[None]:
+    """The logger `name` ("" for the root) shows errors only while the block runs."""
+    logger = logging.getLogger(name)
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)

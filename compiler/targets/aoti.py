@@ -17,7 +17,6 @@ has one), and checked on it against the module.
 from __future__ import annotations
 
 import io
-import logging
 import shutil
 import threading
 import time
@@ -30,6 +29,7 @@ import numpy as np
 from resnet_spec.compiler.export import ExportError
 from resnet_spec.compiler.targets.check import check, output_names
 from resnet_spec.compiler.targets.job import Job
+from resnet_spec.compiler.telemetry import quiet_logger
 
 FILE = "model.aoti.pt2"
 INDUCTOR_CONFIGS = {"freezing": True}
@@ -66,8 +66,9 @@ def compile_package(program: Any, progress: Callable[[str], None]) -> bytes:
     # inductor applies `freezing` only with grad off (compile_fx checks
     # torch.is_grad_enabled()): with it on, the setting is ignored without a word, and the
     # convs stay plain aten calls on unpacked weights instead of oneDNN's prepacked ones
-    with _ticking(progress, "compiling with AOTInductor"), _quiet_cpp_extension(), \
-            torch.no_grad():
+    # without a GPU, torch's C++ extension builder warns of no CUDA on every CPU compile
+    with _ticking(progress, "compiling with AOTInductor"), \
+            quiet_logger("torch.utils.cpp_extension"), torch.no_grad():
         torch._inductor.aoti_compile_and_package(program, package_path=buffer,
                                                  inductor_configs=dict(INDUCTOR_CONFIGS))
     return buffer.getvalue()
@@ -91,19 +92,6 @@ def _ticking(progress: Callable[[str], None], what: str) -> Iterator[None]:
     finally:
         done.set()
         ticker.join()
-
-
-@contextmanager
-def _quiet_cpp_extension() -> Iterator[None]:
-    """Without a GPU, torch's C++ extension builder warns that it found no CUDA runtime on
-    every CPU compile: true, and nothing the user should act on."""
-    logger = logging.getLogger("torch.utils.cpp_extension")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
 
 
 @contextmanager

@@ -20,6 +20,7 @@ from resnet_spec.compiler.export import ExportError
 from resnet_spec.compiler.targets import quantize
 from resnet_spec.compiler.targets.check import check, output_names
 from resnet_spec.compiler.targets.job import Job
+from resnet_spec.compiler.telemetry import quiet_logger
 from resnet_spec.deploy.options import INPUT_NAME
 from resnet_spec.pipeline.outdir import OutputError
 
@@ -47,7 +48,7 @@ def convert(job: Job) -> Any:
 
     # with nncf installed, OpenVINO's PyTorch frontend imports it, and that makes torch warn
     # that there is no CUDA: nothing the user can act on
-    with quantize.quiet_logger("torch.utils.cpp_extension"):
+    with quiet_logger("torch.utils.cpp_extension"):
         model = ov.convert_model(job.converter_program)
     sizes = job.image_size
     dims: list[Any] = list(job.input_dims) if sizes is None else [

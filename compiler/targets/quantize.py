@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import io
-import logging
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +23,7 @@ import numpy as np
 
 from resnet_spec.compiler.export import ExportError, max_error
 from resnet_spec.compiler.targets.job import Job
+from resnet_spec.compiler.telemetry import quiet_logger
 from resnet_spec.deploy.options import INPUT_NAME
 
 BATCH = 8
@@ -96,18 +95,6 @@ def openvino_int8(job: Job, model: Any) -> Any:
             subset_size=len(samples), fast_bias_correction=True,
             advanced_parameters=AdvancedQuantizationParameters(
                 overflow_fix=OverflowFix.ENABLE))
-
-
-@contextlib.contextmanager
-def quiet_logger(name: str) -> Iterator[None]:
-    """The logger `name` ("" for the root) shows errors only while the block runs."""
-    logger = logging.getLogger(name)
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
 
 
 def nncf_missing() -> str | None:
