@@ -48,3 +48,11 @@ PAPER_TABLE6: dict[str, tuple[int, str]] = {
 # He, Zhang, Ren, Sun, "Identity Mappings in Deep Residual Networks", ECCV 2016
 # (arXiv:1603.05027), Table 3: the pre-activation ResNet-164 on CIFAR, (n, parameters).
 IDENTITY_MAPPINGS_TABLE3: dict[str, tuple[int, str]] = {"cifar_preact_resnet164": (18, "1.7M")}
+
+# Zagoruyko and Komodakis, "Wide Residual Networks", BMVC 2016 (arXiv:1605.07146), Table 5:
+# WRN-28-10 on CIFAR, printed as 36.5M parameters; the exact count (36,479,194, with 1x1
+# projections where the width changes and 10 classes) is the one the issue quotes for the
+# authors' layout. model -> (exact parameters, as printed)
+WIDE_RESNETS: dict[str, tuple[int, str]] = {
+    "wrn28_10": (36_479_194, "36.5M"),
+}

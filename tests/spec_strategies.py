@@ -90,7 +90,8 @@ def _common(draw: st.DrawFn) -> dict[str, Any]:
                 "stride_at": st.sampled_from(["first", "middle"]),
                 "expansion": st.integers(1, 4),
                 "se": st.sampled_from([1, 2, 4, 16]).map(lambda r: {"reduction": r}),
-                "drop_path": st.sampled_from([0.0, 0.1, 0.5])}
+                "drop_path": st.sampled_from([0.0, 0.1, 0.5]),
+                "dropout": st.sampled_from([0.0, 0.3])}
     return {k: draw(v) for k, v in optional.items() if draw(st.booleans())}
 
 

@@ -17,7 +17,7 @@ from resnet_spec.cli import cli
 from resnet_spec.spec import builtins
 
 PROG, VAR = "resnet-spec", "_RESNET_SPEC_COMPLETE"
-RESNET5 = ["resnet50", "resnet50_os8", "resnet50_v1", "resnet50c", "resnet50d"]
+RESNET5 = [name for name in builtins.names() if name.startswith("resnet5")]
 
 
 def _complete(*words: str) -> list[tuple[str, str]]:

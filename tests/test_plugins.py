@@ -91,6 +91,12 @@ def test_the_plugins_kind_is_validated_with_located_errors(tinyplug: Path,
     assert errors_of(basic) == (
         f"{basic}:4:31: block.options: the block kind `basic` takes no `options` (only kinds "
         "that declare an options model do; remove them)")
+    # a kind whose registration does not place `dropout` refuses it rather than ignoring it
+    dropout = spec_file(tmp_path, TINY.replace("scale_init: 0.5}", "scale_init: 0.5}, "
+                                               "dropout: 0.2"))
+    assert errors_of(dropout) == (
+        f"{dropout}:4:66: block.dropout: the block kind `scaled_basic` has no place for "
+        "`dropout` (its registration does not take it); remove it")
     unknown = spec_file(tmp_path, TINY.replace("kind: scaled_basic", "kind: scaled"))
     assert errors_of(unknown) == (
         f"{unknown}:4:15: block.kind: expected `basic`, `bottleneck`, `preact_basic`, "

@@ -26,6 +26,7 @@ TIMM = {
     "seresnet50": 28_088_024,
     "seresnext50_32x4d": 27_559_896,
     "resnetv2_50": 25_549_352,
+    "resnet50t": 25_573_728,
 }
 BACKBONES = {"resnet50_os8"}
 
@@ -34,6 +35,7 @@ TABLE6 = dict(published_figures.PAPER_TABLE6)
 TABLE6 |= {name.replace("resnet", "plain"): TABLE6[name]
            for name in ("cifar_resnet20", "cifar_resnet56")}
 PREACT = published_figures.IDENTITY_MAPPINGS_TABLE3
+WIDE = published_figures.WIDE_RESNETS
 
 # Blocks per stage of the ImageNet depths.
 DEPTHS = {18: [2, 2, 2, 2], 34: [3, 4, 6, 3], 50: [3, 4, 6, 3], 101: [3, 4, 23, 3],
@@ -44,7 +46,7 @@ ALL = builtins.names()
 
 def test_every_spec_file_is_a_builtin() -> None:
     assert sorted(p.stem for p in SPECS.glob("*.yaml")) == ALL
-    assert set(TORCHVISION) | set(TABLE6) | set(TIMM) | set(PREACT) | BACKBONES | {
+    assert set(TORCHVISION) | set(TABLE6) | set(TIMM) | set(PREACT) | set(WIDE) | BACKBONES | {
         "plain18", "plain34"} == set(ALL)
 
 
@@ -59,7 +61,7 @@ def test_builtin_elaborates_and_checks_clean(name: str) -> None:
         assert graph.output_dict and set(graph.outputs) == {"stage1", "stage2", "stage3",
                                                             "stage4"}
         return
-    classes = 10 if name.startswith("cifar_") else 1000
+    classes = 10 if name.startswith("cifar_") or name in WIDE else 1000
     assert graph.node(graph.outputs["logits"]).shape == (classes,)
 
 
@@ -83,6 +85,16 @@ def test_preact_resnet164_matches_he_2016() -> None:
     assert [(s.name, s.out_shape) for s in graph.stages[1:5]] == [
         ("layer1", (64, 32, 32)), ("layer2", (128, 16, 16)), ("layer3", (256, 8, 8)),
         ("final", (256, 8, 8))]
+
+
+def test_wrn28_10_matches_zagoruyko_2016() -> None:
+    exact, printed = WIDE["wrn28_10"]
+    graph = resnet_spec.elaborate("wrn28_10")
+    assert graph.param_count() == exact and f"{exact / 1e6:.1f}M" == printed
+    assert len(graph.blocks) == 12 and {b.width for b in graph.blocks} == {160, 320, 640}
+    dropouts = [n for n in graph.nodes() if n.op == "dropout" and n.name != "head.dropout"]
+    assert [n.name for n in dropouts[:2]] == ["layer1.0.dropout", "layer1.1.dropout"]
+    assert len(dropouts) == 12 and {n.p for n in dropouts} == {0.3}
 
 
 @pytest.mark.parametrize("name", sorted(TABLE6))

@@ -32,7 +32,8 @@ HEAD = ["pool", "dropout", "classes"]
     # the same thing under torchvision's, timm's or common names
     ("num_classes", HEAD, "classes"), ("layers", STAGE, "depth"), ("planes", STAGE, "width"),
     ("cardinality", BLOCK, "groups"), ("drop_path_rate", BLOCK, "drop_path"),
-    ("drop_rate", HEAD, "dropout"), ("conv", SHORTCUTS, "projection"),
+    ("drop_rate", HEAD, "dropout"), ("drop_rate", [*BLOCK, "dropout"], "dropout"),
+    ("droput", [*BLOCK, "dropout"], "dropout"), ("conv", SHORTCUTS, "projection"),
     ("bn", ["batch", "group"], "batch"), ("GroupNorm", ["batch", "group"], "group"),
     # close in spelling, not in meaning: no suggestion
     ("strides", TOP, None), ("scale", BLOCK, None), ("conv", ["avg", "max"], None),
@@ -54,7 +55,8 @@ def test_edit_distance(a: str, b: str, distance: int) -> None:
 @pytest.mark.parametrize(("option", "message"), [
     ("strides=[1, 2]", "unknown key `strides` (valid keys: "),
     ("block.scale=2", "unknown key `scale` (valid keys: "),
-    ("block.dropout=0.1", "unknown key `dropout` (valid keys: "),
+    ("stem.dropout=0.1", "unknown key `dropout` (valid keys: "),
+    ("block.drop_rate=0.1", "unknown key `drop_rate` (did you mean `dropout`?)"),
     ("shortcut=conv", "got `conv` (did you mean `projection`?)"),
     ("head.pool=conv", "got `conv`"),
     ("stages.0.depht=2", "unknown key `depht` (did you mean `depth`?)"),

@@ -23,7 +23,7 @@ from resnet_spec.elaboration.context import BlockCtx, Ctx, Cursor
 from resnet_spec.elaboration.registry import lookup
 from resnet_spec.elaboration.shortcuts import shortcut
 from resnet_spec.errors import Loc
-from resnet_spec.ir import AddNode
+from resnet_spec.ir import AddNode, DropoutNode
 from resnet_spec.plugins import Registry
 from resnet_spec.spec.schema import BlockSpec, StrideAt
 
@@ -67,6 +67,9 @@ class BlockKind:
     torchvision_acts: bool = False
     """Its blocks are torchvision's layout: with ReLU and no squeeze-and-excitation, their
     activation modules take the names of torchvision's FX nodes (`relu`, `relu_1`, `relu_2`)."""
+    inner_dropout: bool = False
+    """Its builder places `block.dropout` (through `inner_dropout`); setting `dropout` for a
+    kind without it is an error rather than ignored."""
     options: type[BaseModel] | None = None
     """The pydantic model of its own settings, `block.options` (a plugin's kind); the builder
     reads them validated as `BlockCtx.options`. None: the kind takes no `options`."""
@@ -84,7 +87,7 @@ def basic(ctx: Ctx, b: BlockCtx, x: Cursor) -> Built:
     """Two 3x3 conv + norm, the first strided, then the addition and the act."""
     y = ctx.conv_norm(x, "conv1", "bn1", b.width, kernel=3, stride=b.stride,
                       dilation=b.first_dilation)
-    y = ctx.act(y, "act1")
+    y = inner_dropout(ctx, b, ctx.act(y, "act1"))
     y = ctx.conv_norm(y, "conv2", "bn2", b.out_channels, kernel=3, dilation=b.dilation,
                       zero_init=b.spec.zero_init_last_norm)
     return residual(ctx, b, x, y, inner=b.width, last_act="act2")
@@ -98,7 +101,7 @@ def bottleneck(ctx: Ctx, b: BlockCtx, x: Cursor) -> Built:
     y = ctx.act(y, "act1")
     y = ctx.conv_norm(y, "conv2", "bn2", inner, kernel=3, stride=s2,
                       dilation=b.first_dilation, groups=b.spec.groups)
-    y = ctx.act(y, "act2")
+    y = inner_dropout(ctx, b, ctx.act(y, "act2"))
     y = ctx.conv_norm(y, "conv3", "bn3", b.out_channels, kernel=1,
                       zero_init=b.spec.zero_init_last_norm)
     return residual(ctx, b, x, y, inner=inner, last_act="act3")
@@ -109,7 +112,7 @@ def preact_basic(ctx: Ctx, b: BlockCtx, x: Cursor) -> Built:
     addition."""
     pre = _norm_act(ctx, x, "1")
     y = ctx.conv(pre, "conv1", b.width, kernel=3, stride=b.stride, dilation=b.first_dilation)
-    y = _norm_act(ctx, y, "2", zero_init=b.spec.zero_init_last_norm)
+    y = inner_dropout(ctx, b, _norm_act(ctx, y, "2", zero_init=b.spec.zero_init_last_norm))
     y = ctx.conv(y, "conv2", b.out_channels, kernel=3, dilation=b.dilation)
     return residual(ctx, b, x, y, inner=b.width, preact=pre)
 
@@ -123,7 +126,7 @@ def preact_bottleneck(ctx: Ctx, b: BlockCtx, x: Cursor) -> Built:
     y = _norm_act(ctx, y, "2")
     y = ctx.conv(y, "conv2", inner, kernel=3, stride=s2, dilation=b.first_dilation,
                  groups=b.spec.groups)
-    y = _norm_act(ctx, y, "3", zero_init=b.spec.zero_init_last_norm)
+    y = inner_dropout(ctx, b, _norm_act(ctx, y, "3", zero_init=b.spec.zero_init_last_norm))
     y = ctx.conv(y, "conv3", b.out_channels, kernel=1)
     return residual(ctx, b, x, y, inner=inner, preact=pre)
 
@@ -142,6 +145,14 @@ def residual(ctx: Ctx, b: BlockCtx, x: Cursor, branch: Cursor, *, inner: int,
     return Built(out, inner, short.produced, se)
 
 
+def inner_dropout(ctx: Ctx, b: BlockCtx, x: Cursor) -> Cursor:
+    """`x` through the block's `dropout` (`<block>.dropout`), if above 0; else `x`."""
+    if b.spec.dropout <= 0:
+        return x
+    with ctx.at(loc=ctx.source(*ctx.block_field(b.stage_index, "dropout"))):
+        return ctx.add(DropoutNode, "dropout", [x], p=b.spec.dropout)
+
+
 def _norm_act(ctx: Ctx, x: Cursor, n: str, *, zero_init: bool = False) -> Cursor:
     return ctx.act(ctx.norm(x, f"bn{n}", zero_init=zero_init), f"act{n}")
 
@@ -150,16 +161,18 @@ _BOTTLENECK_FIELDS = ("groups", "base_width")
 
 BUILTIN_BLOCK_KINDS: dict[str, BlockKind] = {kind.name: kind for kind in (
     BlockKind("basic", basic, "two 3x3", module_class="BasicBlock", family="conv",
-              torchvision_acts=True),
+              torchvision_acts=True, inner_dropout=True),
     BlockKind("bottleneck", bottleneck, "1x1, 3x3, 1x1", expansion=4,
               inner_width=bottleneck_width, fields=_BOTTLENECK_FIELDS,
-              module_class="Bottleneck", family="norm", torchvision_acts=True),
+              module_class="Bottleneck", family="norm", torchvision_acts=True,
+              inner_dropout=True),
     BlockKind("preact_basic", preact_basic, "the pre-activation form of `basic`",
-              preactivates=True, module_class="PreActBasicBlock", family="conv"),
+              preactivates=True, module_class="PreActBasicBlock", family="conv",
+              inner_dropout=True),
     BlockKind("preact_bottleneck", preact_bottleneck,
               "the pre-activation form of `bottleneck`", expansion=4,
               inner_width=bottleneck_width, fields=_BOTTLENECK_FIELDS, preactivates=True,
-              module_class="PreActBottleneck", family="norm"),
+              module_class="PreActBottleneck", family="norm", inner_dropout=True),
 )}
 """The built-in block kinds by name."""
 

@@ -37,6 +37,7 @@ def check_graph(graph: Graph) -> list[Finding]:
                                        f"but its op gives {shapes[node.name]}", "",
                                        "recorded_shape"))
     findings += _small_input_warnings(graph)
+    findings += _group_width_warnings(graph)
     return findings
 
 
@@ -160,3 +161,41 @@ def _small_input_warnings(graph: Graph) -> list[Finding]:
                 "small_input"))
             break
     return out
+
+
+def _group_width_warnings(graph: Graph) -> list[Finding]:
+    """A warning per stage whose grouped blocks make each group as wide as the stage: the
+    default `base_width` 64 with `groups` g gives an inner width of width × g, which a spec
+    written as RegNet or "g groups of width/g" does not mean (ResNeXt states its base_width)."""
+    out = []
+    seen: set[str] = set()
+    for block in graph.blocks:
+        if block.groups == 1 or block.inner != block.width * block.groups or block.stage in seen:
+            continue
+        seen.add(block.stage)
+        node = next((n for n in block.nodes if n.endswith(".conv2")), block.nodes[0])
+        out.append(Finding(
+            "warning",
+            f"groups {block.groups} with base_width 64 builds an inner width of {block.inner} "
+            f"= floor({block.width} × 64 / 64) × {block.groups} in stage {block.stage}: each "
+            "group is as wide as the stage",
+            block.loc, _group_width_hint(block.width, block.groups), node, "group_width"))
+    return out
+
+
+def _group_width_hint(width: int, groups: int) -> str:
+    """How to write an inner width equal to the stage's, where a base_width gives it."""
+    if width % groups:
+        return (f"if {_in_groups(width, groups)} was meant, the stage width {width} must be a "
+                f"multiple of the groups {groups}")
+    per_group = width // groups
+    base = next((b for b in range(1, 65) if width * b // 64 == per_group), None)
+    if base is None:
+        return f"no base_width gives {_in_groups(width, groups)}"
+    return (f"for {_in_groups(width, groups)} set `base_width: {base}` (floor({width} × "
+            f"{base} / 64) = {per_group} per group)")
+
+
+def _in_groups(width: int, groups: int) -> str:
+    """`an inner width of 24 (3 groups of 8)`."""
+    return f"an inner width of {width} ({groups} groups of {width / groups:g})"

@@ -47,6 +47,8 @@ CAUSES: dict[str, tuple[str, ...]] = {
     "zero_channels": _WIDTHS,
     "small_input": _SIZES,
     "channel_limit": _WIDTHS,
+    "group_width": ("stages.*.block.groups", "block.groups", "stages.*.block.base_width",
+                    "block.base_width", "stages.*.width"),
     # the IR's own consistency: a broken pass or builder, never a value of the spec
     "structure": (),
     "recorded_shape": (),

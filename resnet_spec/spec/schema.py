@@ -318,6 +318,14 @@ class BlockSpec(_Model):
         "network, rising linearly from 0 at the first over all blocks (timm's "
         "`drop_path_rate`); inactive in eval.",
     )
+    dropout: float = Field(
+        0.0,
+        ge=0.0,
+        lt=1.0,
+        description="Dropout inside each block, before its last conv (Wide ResNet's dropout "
+        "between the two 3x3 convs of a basic block; before the 1x1 expansion of a bottleneck); "
+        "inactive in eval and removed for inference. 0: none.",
+    )
     zero_init_last_norm: bool = Field(
         False, description="Start each residual branch's last norm at zero."
     )
@@ -338,6 +346,9 @@ class BlockSpec(_Model):
                     f"`{self.kind}` (use kind: {users[0]}, or remove it)",
                     name,
                 )
+        if self.dropout and not kinds[self.kind].inner_dropout:
+            raise _cross_field(f"the block kind `{self.kind}` has no place for `dropout` (its "
+                               "registration does not take it); remove it", "dropout")
         self.kind_options()
         return self
 
