@@ -60,6 +60,28 @@ class DropPath(nn.Module):
         return f"p={self.p}"
 
 
+class BlurPool(nn.Module):
+    """Anti-aliased downsampling: a depthwise 3x3 binomial blur of the reflect-padded map,
+    sampled every `stride` pixels. The filter is made from the input's dtype and device at each
+    call (nine numbers), so the module holds no tensor: it is never left behind on the meta
+    device by a build that assigns loaded weights, and checkpoints have no entry for it, as
+    timm's (a non-persistent buffer) have none."""
+
+    def __init__(self, stride: int, padding: int) -> None:
+        super().__init__()
+        self.stride = stride
+        self.padding = padding
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        taps = x.new_tensor([0.25, 0.5, 0.25])
+        kernel = (taps[:, None] * taps[None, :]).expand(x.shape[1], 1, 3, 3)
+        padded = nn.functional.pad(x, [self.padding] * 4, mode="reflect")
+        return nn.functional.conv2d(padded, kernel, stride=self.stride, groups=x.shape[1])
+
+    def extra_repr(self) -> str:
+        return f"stride={self.stride}"
+
+
 def gate(x: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
     """Squeeze-and-excitation's excitation: `x` scaled per channel by the sigmoid of `logits`."""
     return x * torch.sigmoid(logits)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import fx, nn
 
-from resnet_spec.compiler.lower import INPUT_NAME, DropPath, gate, zero_pad
+from resnet_spec.compiler.lower import INPUT_NAME, BlurPool, DropPath, gate, zero_pad
 from resnet_spec.plugins import PluginError, Registration, Registry, one_line
 
 if TYPE_CHECKING:
@@ -165,6 +165,10 @@ def _drop_path(node: Any, args: list[fx.Node], lo: Lowering) -> fx.Node:
     return lo.module(node.name, DropPath(node.p), tuple(args))
 
 
+def _blur_pool(node: Any, args: list[fx.Node], lo: Lowering) -> fx.Node:
+    return lo.module(node.name, BlurPool(node.stride, node.padding), tuple(args))
+
+
 BUILTIN_BACKENDS: dict[str, OpBackend] = {
     "input": OpBackend(_input),
     "conv": OpBackend(_conv, _init_conv, (nn.Conv2d,)),
@@ -179,6 +183,7 @@ BUILTIN_BACKENDS: dict[str, OpBackend] = {
     "squeeze": OpBackend(_squeeze),
     "gate": OpBackend(_gate),
     "drop_path": OpBackend(_drop_path, modules=(DropPath,)),
+    "blur_pool": OpBackend(_blur_pool, modules=(BlurPool,)),
 }
 """The built-in op kinds' lowering, initialization and module classes."""
 

@@ -96,7 +96,8 @@ def test_the_plugins_kind_is_validated_with_located_errors(tinyplug: Path,
                                                "dropout: 0.2"))
     assert errors_of(dropout) == (
         f"{dropout}:4:66: block.dropout: the block kind `scaled_basic` has no place for "
-        "`dropout` (its registration does not take it); remove it")
+        "`dropout` (kinds that take it: `basic`, `bottleneck`, `preact_basic` and "
+        "`preact_bottleneck`); remove it")
     unknown = spec_file(tmp_path, TINY.replace("kind: scaled_basic", "kind: scaled"))
     assert errors_of(unknown) == (
         f"{unknown}:4:15: block.kind: expected `basic`, `bottleneck`, `preact_basic`, "

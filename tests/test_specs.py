@@ -27,6 +27,9 @@ TIMM = {
     "seresnext50_32x4d": 27_559_896,
     "resnetv2_50": 25_549_352,
     "resnet50t": 25_573_728,
+    "resnetrs50": 35_691_912,
+    "resnetblur50": 25_557_032,
+    "resnetaa50d": 25_576_264,
 }
 BACKBONES = {"resnet50_os8"}
 

@@ -16,7 +16,8 @@ from resnet_spec.compiler.adapters import from_timm_resnetv2, main, to_timm_resn
 timm = pytest.importorskip("timm")
 torchvision = pytest.importorskip("torchvision")
 
-TIMM_VARIANTS = ["resnet50c", "resnet50d", "resnet50t", "seresnet50", "seresnext50_32x4d"]
+TIMM_VARIANTS = ["resnet50c", "resnet50d", "resnet50t", "resnetrs50", "resnetblur50",
+                 "resnetaa50d", "seresnet50", "seresnext50_32x4d"]
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

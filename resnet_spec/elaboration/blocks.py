@@ -23,9 +23,9 @@ from resnet_spec.elaboration.context import BlockCtx, Ctx, Cursor
 from resnet_spec.elaboration.registry import lookup
 from resnet_spec.elaboration.shortcuts import shortcut
 from resnet_spec.errors import Loc
-from resnet_spec.ir import AddNode, DropoutNode
+from resnet_spec.ir import AddNode, BlurPoolNode, DropoutNode, PoolNode
 from resnet_spec.plugins import Registry
-from resnet_spec.spec.schema import BlockSpec, StrideAt
+from resnet_spec.spec.schema import AntiAlias, BlockSpec, StrideAt
 
 
 @dataclass(frozen=True)
@@ -67,9 +67,10 @@ class BlockKind:
     torchvision_acts: bool = False
     """Its blocks are torchvision's layout: with ReLU and no squeeze-and-excitation, their
     activation modules take the names of torchvision's FX nodes (`relu`, `relu_1`, `relu_2`)."""
-    inner_dropout: bool = False
-    """Its builder places `block.dropout` (through `inner_dropout`); setting `dropout` for a
-    kind without it is an error rather than ignored."""
+    places: tuple[str, ...] = ()
+    """The `block` fields its builder places itself (`schema.PLACED_FIELDS`: `dropout` through
+    `inner_dropout`, `anti_alias` through `downsample`); setting one for a kind that does not
+    list it is an error rather than ignored."""
     options: type[BaseModel] | None = None
     """The pydantic model of its own settings, `block.options` (a plugin's kind); the builder
     reads them validated as `BlockCtx.options`. None: the kind takes no `options`."""
@@ -85,9 +86,9 @@ def bottleneck_width(width: int, block: BlockSpec) -> int:
 
 def basic(ctx: Ctx, b: BlockCtx, x: Cursor) -> Built:
     """Two 3x3 conv + norm, the first strided, then the addition and the act."""
-    y = ctx.conv_norm(x, "conv1", "bn1", b.width, kernel=3, stride=b.stride,
+    y = ctx.conv_norm(x, "conv1", "bn1", b.width, kernel=3, stride=_conv_stride(b),
                       dilation=b.first_dilation)
-    y = inner_dropout(ctx, b, ctx.act(y, "act1"))
+    y = inner_dropout(ctx, b, anti_alias(ctx, b, ctx.act(y, "act1")))
     y = ctx.conv_norm(y, "conv2", "bn2", b.out_channels, kernel=3, dilation=b.dilation,
                       zero_init=b.spec.zero_init_last_norm)
     return residual(ctx, b, x, y, inner=b.width, last_act="act2")
@@ -96,12 +97,12 @@ def basic(ctx: Ctx, b: BlockCtx, x: Cursor) -> Built:
 def bottleneck(ctx: Ctx, b: BlockCtx, x: Cursor) -> Built:
     """1x1 reduce, 3x3 (grouped), 1x1 expand, each + norm; the stride on the 1x1 or the 3x3."""
     inner = bottleneck_width(b.width, b.spec)
-    s1, s2 = (b.stride, 1) if b.spec.stride_at is StrideAt.first else (1, b.stride)
+    s1, s2 = (b.stride, 1) if b.spec.stride_at is StrideAt.first else (1, _conv_stride(b))
     y = ctx.conv_norm(x, "conv1", "bn1", inner, kernel=1, stride=s1)
     y = ctx.act(y, "act1")
     y = ctx.conv_norm(y, "conv2", "bn2", inner, kernel=3, stride=s2,
                       dilation=b.first_dilation, groups=b.spec.groups)
-    y = inner_dropout(ctx, b, ctx.act(y, "act2"))
+    y = inner_dropout(ctx, b, anti_alias(ctx, b, ctx.act(y, "act2")))
     y = ctx.conv_norm(y, "conv3", "bn3", b.out_channels, kernel=1,
                       zero_init=b.spec.zero_init_last_norm)
     return residual(ctx, b, x, y, inner=inner, last_act="act3")
@@ -145,6 +146,26 @@ def residual(ctx: Ctx, b: BlockCtx, x: Cursor, branch: Cursor, *, inner: int,
     return Built(out, inner, short.produced, se)
 
 
+def anti_alias(ctx: Ctx, b: BlockCtx, x: Cursor) -> Cursor:
+    """`x` downsampled by 2 through the block's `anti_alias` (`<block>.aa`), if it has one and
+    strides by 2; else `x`. Its conv then runs at stride 1 (`_conv_stride`)."""
+    if _conv_stride(b) == b.stride:
+        return x
+    with ctx.at(loc=ctx.source(*ctx.block_field(b.stage_index, "anti_alias"))):
+        if b.spec.anti_alias is AntiAlias.blur:
+            return ctx.add(BlurPoolNode, "aa", [x], stride=b.stride)
+        # ceil mode, as `avg_down`: an odd map keeps the size the shortcut gives (timm's
+        # floor-mode pool fails there, and agrees everywhere else)
+        return ctx.add(PoolNode, "aa", [x], kind="avg", kernel=b.stride, stride=b.stride,
+                       ceil_mode=True, count_include_pad=False)
+
+
+def _conv_stride(b: BlockCtx) -> int:
+    """The stride of the block's strided conv: 1 where `anti_alias` takes the stride (stride
+    2 only, as timm: the blur's padding keeps the conv's output size at stride 2 alone)."""
+    return 1 if b.spec.anti_alias is not AntiAlias.none and b.stride == 2 else b.stride
+
+
 def inner_dropout(ctx: Ctx, b: BlockCtx, x: Cursor) -> Cursor:
     """`x` through the block's `dropout` (`<block>.dropout`), if above 0; else `x`."""
     if b.spec.dropout <= 0:
@@ -158,21 +179,22 @@ def _norm_act(ctx: Ctx, x: Cursor, n: str, *, zero_init: bool = False) -> Cursor
 
 
 _BOTTLENECK_FIELDS = ("groups", "base_width")
+_PLACED = ("dropout", "anti_alias")
 
 BUILTIN_BLOCK_KINDS: dict[str, BlockKind] = {kind.name: kind for kind in (
     BlockKind("basic", basic, "two 3x3", module_class="BasicBlock", family="conv",
-              torchvision_acts=True, inner_dropout=True),
+              torchvision_acts=True, places=_PLACED),
     BlockKind("bottleneck", bottleneck, "1x1, 3x3, 1x1", expansion=4,
               inner_width=bottleneck_width, fields=_BOTTLENECK_FIELDS,
               module_class="Bottleneck", family="norm", torchvision_acts=True,
-              inner_dropout=True),
+              places=_PLACED),
     BlockKind("preact_basic", preact_basic, "the pre-activation form of `basic`",
               preactivates=True, module_class="PreActBasicBlock", family="conv",
-              inner_dropout=True),
+              places=("dropout",)),
     BlockKind("preact_bottleneck", preact_bottleneck,
               "the pre-activation form of `bottleneck`", expansion=4,
               inner_width=bottleneck_width, fields=_BOTTLENECK_FIELDS, preactivates=True,
-              module_class="PreActBottleneck", family="norm", inner_dropout=True),
+              module_class="PreActBottleneck", family="norm", places=("dropout",)),
 )}
 """The built-in block kinds by name."""
 

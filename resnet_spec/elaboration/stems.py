@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 from resnet_spec.elaboration.blocks import BLOCK_KINDS
 from resnet_spec.elaboration.context import Ctx, Cursor
-from resnet_spec.ir import PoolNode
-from resnet_spec.spec.schema import PoolKind, StemKind
+from resnet_spec.ir import BlurPoolNode, PoolNode
+from resnet_spec.spec.schema import AntiAlias, PoolKind, StemKind
 
 StemBuilder = Callable[[Ctx, Cursor], Cursor]
 
@@ -47,7 +47,31 @@ def _pool(ctx: Ctx, x: Cursor) -> Cursor:
     pool = ctx.spec.stem.pool
     if pool is PoolKind.none:
         return x
+    aa = ctx.spec.stem.anti_alias
+    aa = None if aa is AntiAlias.none else aa
+    if pool is PoolKind.conv:
+        # ResNet-RS downsamples with learned weights; timm keeps the pool's module name
+        with ctx.at(loc=ctx.source("stem", "pool")):
+            x = ctx.conv(x, "maxpool.0", x.shape[0], kernel=3, stride=1 if aa else 2)
+            if aa:
+                x = _anti_alias(ctx, x, aa, "maxpool.1")
+            after = 2 if aa else 1  # the norm and act follow the anti-aliasing in timm's list
+            return ctx.act(ctx.norm(x, f"maxpool.{after}"), f"maxpool.{after + 1}")
+    if aa is AntiAlias.avg:
+        return _anti_alias(ctx, x, aa, "maxpool")
+    if aa is AntiAlias.blur:
+        x = ctx.add(PoolNode, "maxpool.0", [x], kind=pool.value, kernel=3, stride=1, padding=1)
+        return _anti_alias(ctx, x, aa, "maxpool.1")
     return ctx.add(PoolNode, "stem.pool", [x], kind=pool.value, kernel=3, stride=2, padding=1)
+
+
+def _anti_alias(ctx: Ctx, x: Cursor, aa: AntiAlias, name: str) -> Cursor:
+    """A stride-2 blur or 2x2 average pool (timm's `aa_layer` in the stem), named `name`."""
+    with ctx.at(loc=ctx.source("stem", "anti_alias")):
+        if aa is AntiAlias.blur:
+            return ctx.add(BlurPoolNode, name, [x], stride=2)
+        return ctx.add(PoolNode, name, [x], kind="avg", kernel=2, stride=2, ceil_mode=True,
+                       count_include_pad=False)
 
 
 STEMS: dict[StemKind, StemBuilder] = {

@@ -27,6 +27,7 @@ from resnet_spec.ir.ops import (
     BUILTIN_OPS,
     ActNode,
     AddNode,
+    BlurPoolNode,
     ConvNode,
     DropoutNode,
     DropPathNode,
@@ -53,7 +54,8 @@ by op kind (the compiler's `BACKENDS`) covers these."""
 
 __all__ = [
     "NODE_TYPES", "OMIT_DEFAULT", "OP_CLASSES", "OP_KINDS", "ActNode", "AddNode", "BlockInfo",
-    "ConvNode", "DropPathNode", "DropoutNode", "Finding", "GateNode", "GlobalPoolNode", "Graph",
+    "BlurPoolNode", "ConvNode", "DropPathNode", "DropoutNode", "Finding", "GateNode",
+    "GlobalPoolNode", "Graph",
     "InputNode", "LinearNode", "NormNode", "Op", "PoolNode", "Scope", "Shape", "SqueezeNode",
     "StageInfo", "ZeroPadNode",
 ]

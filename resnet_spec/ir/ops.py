@@ -351,6 +351,47 @@ class DropPathNode(Op):
         return f"drop path {self.p:.3g}"
 
 
+class BlurPoolNode(Op):
+    """Anti-aliased downsampling (Zhang 2019, timm's `BlurPool2d`): each channel blurred by the
+    fixed 3×3 binomial filter [1, 2, 1] ⊗ [1, 2, 1] / 16 over a reflect-padded map, sampled
+    every `stride` pixels. The filter is a constant, not a parameter or a checkpoint entry."""
+
+    op: Literal["blur_pool"] = "blur_pool"
+    can_shrink: ClassVar[bool] = True
+    family: ClassVar[str] = "pool"
+    brief: ClassVar[bool] = True
+    stride: int
+    kernel: ClassVar[int] = 3
+
+    @property
+    def padding(self) -> int:
+        """timm's `get_padding(3, stride)`: the map keeps ceil(size / stride) at stride 1, 2."""
+        return (self.stride - 1 + self.kernel - 1) // 2
+
+    def infer(self, inputs: list[Shape]) -> Shape:
+        c, h, w = inputs[0]
+        size = (self.kernel, self.stride, self.padding, 1, False)
+        return (c, spatial(h, *size), spatial(w, *size))
+
+    def check(self, graph: Graph, inputs: list[Shape]) -> list[Finding]:
+        _, h, w = inputs[0]
+        if min(h, w) > self.padding:
+            return []
+        return [self.error(f"`{self.name}` reflect-pads its {h}×{w} input by {self.padding}, "
+                           "which needs a map larger than the padding",
+                           "use a larger `input` or fewer strides before it", "empty_map")]
+
+    def macs(self) -> int:
+        # a depthwise 3x3 conv: one 9-tap dot product per output element
+        return math.prod(self.shape) * self.kernel**2
+
+    def window(self) -> tuple[int, int]:
+        return self.kernel, self.stride
+
+    def label(self) -> str:
+        return f"blur 3×3 /{self.stride}"
+
+
 BUILTIN_OPS: tuple[type[Op], ...] = (
     InputNode,
     ConvNode,
@@ -365,6 +406,7 @@ BUILTIN_OPS: tuple[type[Op], ...] = (
     SqueezeNode,
     GateNode,
     DropPathNode,
+    BlurPoolNode,
 )
 """Every built-in op: a new one is a class here (or a plugin's) and its compiler
 registration."""

@@ -52,6 +52,13 @@ class StemKind(str, Enum):
 class PoolKind(str, Enum):
     max = "max"
     avg = "avg"
+    conv = "conv"
+    none = "none"
+
+
+class AntiAlias(str, Enum):
+    blur = "blur"
+    avg = "avg"
     none = "none"
 
 
@@ -256,7 +263,17 @@ class StemSpec(_Model):
     pool: PoolKind = Field(
         PoolKind.max,
         strict=False,
-        description="`max`, `avg` or `none`: a 3x3, stride-2, padding-1 pooling after the stem.",
+        description="`max`, `avg` or `none`: a 3x3, stride-2, padding-1 pooling after the stem; "
+        "`conv`: a 3x3 stride-2 conv + norm + act in its place (ResNet-RS; timm's names "
+        "`maxpool.0`, `.1`, `.2`).",
+    )
+    anti_alias: AntiAlias = Field(
+        AntiAlias.none,
+        strict=False,
+        description="Anti-aliased stem downsampling (timm's `aa_layer`): with `pool: max`, "
+        "`blur` keeps the max pool at stride 1 and blurs at stride 2 (`maxpool.0`, `.1`), and "
+        "`avg` replaces it with a 2x2 average pool; with `pool: conv`, the conv runs at stride "
+        "1 and `blur` or `avg` follows it, before its norm. `none`: plain.",
     )
 
     @model_validator(mode="after")
@@ -265,6 +282,11 @@ class StemSpec(_Model):
             raise _cross_field(f"kernel must be odd, got {self.kernel}", "kernel")
         if self.widths is not None and self.kind is not StemKind.deep:
             raise _cross_field("`widths` applies only to `kind: deep`", "widths")
+        if self.anti_alias is not AntiAlias.none and \
+                self.pool not in (PoolKind.max, PoolKind.conv):
+            raise _cross_field(f"`anti_alias` changes a `max` or `conv` stem pool, and this stem "
+                               f"has `pool: {self.pool.value}` (use pool: max or conv, or "
+                               "remove it)", "anti_alias")
         return self
 
 
@@ -307,6 +329,15 @@ class BlockSpec(_Model):
         description="Which bottleneck conv carries the stride: `first` (the 1x1, paper v1) or "
         "`middle` (the 3x3, v1.5). Basic blocks always stride their first conv.",
     )
+    anti_alias: AntiAlias = Field(
+        AntiAlias.none,
+        strict=False,
+        description="Anti-aliased downsampling where a block strides by 2 (Zhang 2019, timm's "
+        "`aa_layer`): its strided 3x3 conv runs at stride 1 and is followed, after its norm and "
+        "act, by `blur` (a 3x3 binomial blur of the reflect-padded map, sampled every 2 "
+        "pixels) or `avg` (a 2x2 average pool). Module `aa`. `basic` and `bottleneck` kinds, "
+        "with `stride_at: middle`; `none`: plain.",
+    )
     se: SESpec | None = Field(
         None, description="Squeeze-and-excitation after the last norm, e.g. `{reduction: 16}`."
     )
@@ -346,9 +377,17 @@ class BlockSpec(_Model):
                     f"`{self.kind}` (use kind: {users[0]}, or remove it)",
                     name,
                 )
-        if self.dropout and not kinds[self.kind].inner_dropout:
-            raise _cross_field(f"the block kind `{self.kind}` has no place for `dropout` (its "
-                               "registration does not take it); remove it", "dropout")
+        for name in PLACED_FIELDS:
+            if getattr(self, name) != type(self).model_fields[name].default and \
+                    name not in kinds[self.kind].places:
+                takers = [k for k in kinds if name in kinds[k].places]
+                raise _cross_field(f"the block kind `{self.kind}` has no place for `{name}` "
+                                   f"(kinds that take it: {_kinds_in_words(takers)}); remove it",
+                                   name)
+        if self.anti_alias is not AntiAlias.none and self.stride_at is StrideAt.first and \
+                "base_width" in kinds[self.kind].fields:
+            raise _cross_field("`anti_alias` moves the stride of the 3x3 conv, and `stride_at: "
+                               "first` puts it on the 1x1 (use stride_at: middle)", "anti_alias")
         self.kind_options()
         return self
 
@@ -373,6 +412,11 @@ class BlockSpec(_Model):
         if self.expansion is not None:
             return self.expansion
         return int(block_kinds()[self.kind].expansion)
+
+
+PLACED_FIELDS = ("dropout", "anti_alias")
+"""`block` fields a kind's builder must place itself (`BlockKind.places`): set for a kind that
+does not, they are an error rather than silently ignored."""
 
 
 def _kinds_in_words(names: list[str]) -> str:
