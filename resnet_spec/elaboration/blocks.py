@@ -86,7 +86,7 @@ def bottleneck_width(width: int, block: BlockSpec) -> int:
 
 def basic(ctx: Ctx, b: BlockCtx, x: Cursor) -> Built:
     """Two 3x3 conv + norm, the first strided, then the addition and the act."""
-    y = ctx.conv_norm(x, "conv1", "bn1", b.width, kernel=3, stride=_conv_stride(b),
+    y = ctx.conv_norm(x, "conv1", "bn1", b.width, kernel=3, stride=conv_stride(b),
                       dilation=b.first_dilation)
     y = inner_dropout(ctx, b, anti_alias(ctx, b, ctx.act(y, "act1")))
     y = ctx.conv_norm(y, "conv2", "bn2", b.out_channels, kernel=3, dilation=b.dilation,
@@ -97,7 +97,7 @@ def basic(ctx: Ctx, b: BlockCtx, x: Cursor) -> Built:
 def bottleneck(ctx: Ctx, b: BlockCtx, x: Cursor) -> Built:
     """1x1 reduce, 3x3 (grouped), 1x1 expand, each + norm; the stride on the 1x1 or the 3x3."""
     inner = bottleneck_width(b.width, b.spec)
-    s1, s2 = (b.stride, 1) if b.spec.stride_at is StrideAt.first else (1, _conv_stride(b))
+    s1, s2 = (b.stride, 1) if b.spec.stride_at is StrideAt.first else (1, conv_stride(b))
     y = ctx.conv_norm(x, "conv1", "bn1", inner, kernel=1, stride=s1)
     y = ctx.act(y, "act1")
     y = ctx.conv_norm(y, "conv2", "bn2", inner, kernel=3, stride=s2,
@@ -149,7 +149,7 @@ def residual(ctx: Ctx, b: BlockCtx, x: Cursor, branch: Cursor, *, inner: int,
 def anti_alias(ctx: Ctx, b: BlockCtx, x: Cursor) -> Cursor:
     """`x` downsampled by 2 through the block's `anti_alias` (`<block>.aa`), if it has one and
     strides by 2; else `x`. Its conv then runs at stride 1 (`_conv_stride`)."""
-    if _conv_stride(b) == b.stride:
+    if conv_stride(b) == b.stride:
         return x
     with ctx.at(loc=ctx.source(*ctx.block_field(b.stage_index, "anti_alias"))):
         if b.spec.anti_alias is AntiAlias.blur:
@@ -160,7 +160,7 @@ def anti_alias(ctx: Ctx, b: BlockCtx, x: Cursor) -> Cursor:
                        ceil_mode=True, count_include_pad=False)
 
 
-def _conv_stride(b: BlockCtx) -> int:
+def conv_stride(b: BlockCtx) -> int:
     """The stride of the block's strided conv: 1 where `anti_alias` takes the stride (stride
     2 only, as timm: the blur's padding keeps the conv's output size at stride 2 alone)."""
     return 1 if b.spec.anti_alias is not AntiAlias.none and b.stride == 2 else b.stride
