@@ -148,7 +148,7 @@ def residual(ctx: Ctx, b: BlockCtx, x: Cursor, branch: Cursor, *, inner: int,
 
 def anti_alias(ctx: Ctx, b: BlockCtx, x: Cursor) -> Cursor:
     """`x` downsampled by 2 through the block's `anti_alias` (`<block>.aa`), if it has one and
-    strides by 2; else `x`. Its conv then runs at stride 1 (`_conv_stride`)."""
+    strides by 2; else `x`. Its conv then runs at stride 1 (`conv_stride`)."""
     if conv_stride(b) == b.stride:
         return x
     with ctx.at(loc=ctx.source(*ctx.block_field(b.stage_index, "anti_alias"))):
