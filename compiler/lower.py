@@ -82,6 +82,25 @@ class BlurPool(nn.Module):
         return f"stride={self.stride}"
 
 
+class ChannelConv(nn.Module):
+    """ECA's conv across channels: (N, C, 1, 1) read as N sequences of C values, one bias-free
+    kernel of odd size, zero-padded to keep C. Its weight is (1, 1, k), torch's Conv1d layout,
+    so timm's `se.conv.weight` loads as it is."""
+
+    def __init__(self, kernel: int, device: Any = None, dtype: Any = None) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(1, 1, kernel, device=device, dtype=dtype))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        kernel = self.weight.shape[-1]
+        y = nn.functional.conv1d(x.flatten(1).unsqueeze(1), self.weight,
+                                 padding=(kernel - 1) // 2)
+        return y.view_as(x)
+
+    def extra_repr(self) -> str:
+        return f"kernel={self.weight.shape[-1]}"
+
+
 def gate(x: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
     """Squeeze-and-excitation's excitation: `x` scaled per channel by the sigmoid of `logits`."""
     return x * torch.sigmoid(logits)

@@ -19,7 +19,14 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import fx, nn
 
-from resnet_spec.compiler.lower import INPUT_NAME, BlurPool, DropPath, gate, zero_pad
+from resnet_spec.compiler.lower import (
+    INPUT_NAME,
+    BlurPool,
+    ChannelConv,
+    DropPath,
+    gate,
+    zero_pad,
+)
 from resnet_spec.plugins import PluginError, Registration, Registry, one_line
 
 if TYPE_CHECKING:
@@ -169,6 +176,15 @@ def _blur_pool(node: Any, args: list[fx.Node], lo: Lowering) -> fx.Node:
     return lo.module(node.name, BlurPool(node.stride, node.padding), tuple(args))
 
 
+def _channel_conv(node: Any, args: list[fx.Node], lo: Lowering) -> fx.Node:
+    return lo.module(node.name, ChannelConv(node.kernel, **lo.factory), tuple(args))
+
+
+def _init_channel_conv(module: nn.Module, node: Any, gen: torch.Generator) -> None:
+    # torch's Conv1d default, which timm's EcaModule keeps
+    nn.init.kaiming_uniform_(module.weight, a=math.sqrt(5), generator=gen)
+
+
 BUILTIN_BACKENDS: dict[str, OpBackend] = {
     "input": OpBackend(_input),
     "conv": OpBackend(_conv, _init_conv, (nn.Conv2d,)),
@@ -184,6 +200,7 @@ BUILTIN_BACKENDS: dict[str, OpBackend] = {
     "gate": OpBackend(_gate),
     "drop_path": OpBackend(_drop_path, modules=(DropPath,)),
     "blur_pool": OpBackend(_blur_pool, modules=(BlurPool,)),
+    "channel_conv": OpBackend(_channel_conv, _init_channel_conv, (ChannelConv,)),
 }
 """The built-in op kinds' lowering, initialization and module classes."""
 

@@ -172,12 +172,37 @@ def _accept_op(name: str, obj: Any) -> None:
                       "its OpBackend (the torch side)")
 
 
+def _builtin_attention() -> Mapping[str, Any]:
+    from resnet_spec.elaboration.attention import BUILTIN_ATTENTION_KINDS
+
+    return BUILTIN_ATTENTION_KINDS
+
+
+def _accept_attention(name: str, obj: Any) -> None:
+    from resnet_spec.elaboration.attention import AttentionKind
+    from resnet_spec.spec.schema import AttentionSpec
+
+    if not isinstance(obj, AttentionKind):
+        raise Refused(f"it loads a {type(obj).__name__}, not a "
+                      "resnet_spec.elaboration.attention.AttentionKind")
+    if obj.name != name:
+        raise Refused(f"the entry point is named `{name}` but its AttentionKind `{obj.name}`; "
+                      "the two must agree")
+    if not callable(obj.build):
+        raise Refused("its `build` is not callable")
+    unknown = [f for f in obj.fields if f not in AttentionSpec.model_fields]
+    if unknown:
+        raise Refused(f"its `fields` name {', '.join(unknown)}, which are not `attention` "
+                      "fields")
+
+
 GROUPS: dict[str, Group] = {group.name: group for group in (
     Group("resnet_spec.blocks", "block kind", _builtin_blocks, _accept_block),
     Group("resnet_spec.ops", "op", _builtin_ops, _accept_op),
+    Group("resnet_spec.attention", "attention kind", _builtin_attention, _accept_attention),
 )}
-"""Entry point group -> its rules. A new pluggable registry (issue 24's attention kinds) is one
-more line here and one `Registry` over its built-ins."""
+"""Entry point group -> its rules. A new pluggable registry is one more line here and one
+`Registry` over its built-ins."""
 
 _found: tuple[Registration, ...] | None = None
 _loading = False

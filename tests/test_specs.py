@@ -30,6 +30,7 @@ TIMM = {
     "resnetrs50": 35_691_912,
     "resnetblur50": 25_557_032,
     "resnetaa50d": 25_576_264,
+    "ecaresnet50d": 25_576_350,
 }
 BACKBONES = {"resnet50_os8"}
 

@@ -33,15 +33,15 @@ def _row(name: str) -> dict[str, Any]:
 @click.command(name="list")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of a table.")
 @click.option("--plugins", "plugins", is_flag=True,
-              help="List the block kinds and ops that installed packages register, with the "
-              "package of each, instead of the built-in specs.")
+              help="List the block kinds, attention kinds and ops that installed packages "
+              "register, with the package of each, instead of the built-in specs.")
 def list_specs(as_json: bool, plugins: bool) -> None:
     """The built-in specs, usable by name wherever a command takes SPEC, with their blocks,
     parameters, GMACs (multiply-accumulates per image) and example input.
 
     With --plugins: every registration of an installed package (entry point groups
-    `resnet_spec.blocks`, `resnet_spec.ops`), with its package and version, and why it is not
-    registered where it is not (docs/extending.md).
+    `resnet_spec.blocks`, `resnet_spec.ops`, `resnet_spec.attention`), with its package and
+    version, and why it is not registered where it is not (docs/extending.md).
 
     \b
     Examples:
@@ -103,7 +103,8 @@ def _list_plugins(as_json: bool) -> None:
         sys.stdout.write("\n")
         return
     if not rows:
-        click.echo("no plugins installed (packages register block kinds and ops under the "
+        click.echo("no plugins installed (packages register block kinds, attention kinds and ops "
+                   "under the "
                    "entry point groups " + ", ".join(f"`{g}`" for g in plugins.GROUPS) + ")")
         return
     from rich.markup import escape

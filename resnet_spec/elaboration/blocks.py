@@ -19,13 +19,14 @@ from dataclasses import dataclass
 from pydantic import BaseModel
 
 from resnet_spec.elaboration import excite
+from resnet_spec.elaboration.attention import Attended, attend
 from resnet_spec.elaboration.context import BlockCtx, Ctx, Cursor
 from resnet_spec.elaboration.registry import lookup
 from resnet_spec.elaboration.shortcuts import shortcut
 from resnet_spec.errors import Loc
 from resnet_spec.ir import AddNode, BlurPoolNode, DropoutNode, PoolNode
 from resnet_spec.plugins import Registry
-from resnet_spec.spec.schema import AntiAlias, BlockSpec, StrideAt
+from resnet_spec.spec.schema import AntiAlias, AttentionAt, BlockSpec, StrideAt
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,8 @@ class Built:
     """What the shortcut policy produced here (`BlockInfo.shortcut`)."""
     se: int = 0
     """The squeeze-and-excitation's reduced channels; 0 without one."""
+    attention: str = ""
+    """What `block.attention` built, in a few words (`ECA k5`); empty without it."""
 
 
 @dataclass(frozen=True)
@@ -88,10 +91,11 @@ def basic(ctx: Ctx, b: BlockCtx, x: Cursor) -> Built:
     """Two 3x3 conv + norm, the first strided, then the addition and the act."""
     y = ctx.conv_norm(x, "conv1", "bn1", b.width, kernel=3, stride=conv_stride(b),
                       dilation=b.first_dilation)
-    y = inner_dropout(ctx, b, anti_alias(ctx, b, ctx.act(y, "act1")))
+    y, middle = middle_attention(ctx, b, anti_alias(ctx, b, ctx.act(y, "act1")), x)
+    y = inner_dropout(ctx, b, y)
     y = ctx.conv_norm(y, "conv2", "bn2", b.out_channels, kernel=3, dilation=b.dilation,
                       zero_init=b.spec.zero_init_last_norm)
-    return residual(ctx, b, x, y, inner=b.width, last_act="act2")
+    return residual(ctx, b, x, y, inner=b.width, last_act="act2", middle=middle)
 
 
 def bottleneck(ctx: Ctx, b: BlockCtx, x: Cursor) -> Built:
@@ -102,10 +106,11 @@ def bottleneck(ctx: Ctx, b: BlockCtx, x: Cursor) -> Built:
     y = ctx.act(y, "act1")
     y = ctx.conv_norm(y, "conv2", "bn2", inner, kernel=3, stride=s2,
                       dilation=b.first_dilation, groups=b.spec.groups)
-    y = inner_dropout(ctx, b, anti_alias(ctx, b, ctx.act(y, "act2")))
+    y, middle = middle_attention(ctx, b, anti_alias(ctx, b, ctx.act(y, "act2")), x)
+    y = inner_dropout(ctx, b, y)
     y = ctx.conv_norm(y, "conv3", "bn3", b.out_channels, kernel=1,
                       zero_init=b.spec.zero_init_last_norm)
-    return residual(ctx, b, x, y, inner=inner, last_act="act3")
+    return residual(ctx, b, x, y, inner=inner, last_act="act3", middle=middle)
 
 
 def preact_basic(ctx: Ctx, b: BlockCtx, x: Cursor) -> Built:
@@ -133,17 +138,23 @@ def preact_bottleneck(ctx: Ctx, b: BlockCtx, x: Cursor) -> Built:
 
 
 def residual(ctx: Ctx, b: BlockCtx, x: Cursor, branch: Cursor, *, inner: int,
-             preact: Cursor | None = None, last_act: str | None = None) -> Built:
+             preact: Cursor | None = None, last_act: str | None = None,
+             middle: Attended | None = None) -> Built:
     """The branch, through its squeeze-and-excitation and drop-path where the block has them,
     plus the shortcut of the block's input (of its pre-activated input, `preact`, for a
-    projection of a pre-activation block), then the activation `last_act` if named."""
+    projection of a pre-activation block), then the activation `last_act` if named. `middle`:
+    what the builder's attention in the middle of the branch built (`middle_attention`)."""
     branch, se = excite.squeeze_excite(ctx, b, branch)
+    branch, attended = attend(ctx, b, branch, x, AttentionAt.last_norm)
     branch = excite.drop_path(ctx, b, branch)
     short = shortcut(ctx, b, x, preact)
     out = branch if short.tensor is None else ctx.add(AddNode, "add", [branch, short.tensor])
     if last_act is not None:
         out = ctx.act(out, last_act)
-    return Built(out, inner, short.produced, se)
+    attended = attended or middle
+    if attended is not None:
+        se = se or attended.squeeze
+    return Built(out, inner, short.produced, se, attended.text if attended else "")
 
 
 def anti_alias(ctx: Ctx, b: BlockCtx, x: Cursor) -> Cursor:
@@ -166,6 +177,13 @@ def conv_stride(b: BlockCtx) -> int:
     return 1 if b.spec.anti_alias is not AntiAlias.none and b.stride == 2 else b.stride
 
 
+def middle_attention(ctx: Ctx, b: BlockCtx, y: Cursor, x: Cursor
+                     ) -> tuple[Cursor, Attended | None]:
+    """`y`, the branch after its 3x3 conv's act, gated by the block's `attention` where it sits
+    in the middle (`at: middle`, RegNetY), with what it built; `x` is the block's input."""
+    return attend(ctx, b, y, x, AttentionAt.middle)
+
+
 def inner_dropout(ctx: Ctx, b: BlockCtx, x: Cursor) -> Cursor:
     """`x` through the block's `dropout` (`<block>.dropout`), if above 0; else `x`."""
     if b.spec.dropout <= 0:
@@ -179,7 +197,7 @@ def _norm_act(ctx: Ctx, x: Cursor, n: str, *, zero_init: bool = False) -> Cursor
 
 
 _BOTTLENECK_FIELDS = ("groups", "base_width")
-_PLACED = ("dropout", "anti_alias")
+_PLACED = ("dropout", "anti_alias", "attention")
 
 BUILTIN_BLOCK_KINDS: dict[str, BlockKind] = {kind.name: kind for kind in (
     BlockKind("basic", basic, "two 3x3", module_class="BasicBlock", family="conv",

@@ -10,20 +10,22 @@ the squeeze path. docs/writing-specs.md says more.
 
 from __future__ import annotations
 
+from resnet_spec.elaboration.attention import squeeze_channels
+from resnet_spec.elaboration.attention import squeeze_excite as se_nodes
 from resnet_spec.elaboration.context import BlockCtx, Ctx, Cursor
 from resnet_spec.errors import GraphError
-from resnet_spec.ir import DropPathNode, GateNode, SqueezeNode
+from resnet_spec.ir import DropPathNode
 
 
 def reduced_channels(channels: int, reduction: int) -> int:
     """The squeeze's channels: `channels / reduction` rounded to the nearest multiple of 8, at
     least 8 (timm's `make_divisible(v, 8, round_limit=0)`, so `seresnet50` loads)."""
-    return max(8, int(channels / reduction + 4) // 8 * 8)
+    return squeeze_channels(channels, reduction)
 
 
 def squeeze_excite(ctx: Ctx, b: BlockCtx, x: Cursor) -> tuple[Cursor, int]:
     """The branch `x` gated per channel, if the block has `se`, and the squeeze's channels;
-    else `x` and 0."""
+    else `x` and 0. (`block.se` is the short form of `attention: {kind: se}`.)"""
     if b.spec.se is None:
         return x, 0
     channels, reduction = x.shape[0], b.spec.se.reduction
@@ -35,11 +37,7 @@ def squeeze_excite(ctx: Ctx, b: BlockCtx, x: Cursor) -> tuple[Cursor, int]:
             f"use a reduction of at most {channels}")
     reduced = reduced_channels(channels, reduction)
     with ctx.at(loc=ctx.source(*path)):
-        s = ctx.add(SqueezeNode, "se.pool", [x])
-        s = ctx.conv(s, "se.fc1", reduced, kernel=1, bias=True)
-        s = ctx.act(s, "se.act")
-        s = ctx.conv(s, "se.fc2", channels, kernel=1, bias=True)
-        return ctx.add(GateNode, "se.gate", [x, s]), reduced
+        return se_nodes(ctx, x, reduced), reduced
 
 
 def drop_path(ctx: Ctx, b: BlockCtx, x: Cursor) -> Cursor:

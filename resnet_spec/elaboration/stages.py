@@ -77,7 +77,8 @@ def _build_block(ctx: Ctx, kind: BlockKind, b: BlockCtx, x: Cursor) -> Cursor:
         shortcut=built.shortcut, stride=b.stride, width=b.width,  # type: ignore[arg-type]
         inner=built.inner, groups=b.spec.groups, in_shape=x.shape, out_shape=out.shape,
         loc=ctx.loc, nodes=ctx.since(start), input=x.node, output=out.node,
-        dilation=b.dilation, se=built.se, drop_path=b.drop_path))
+        dilation=b.dilation, se=built.se, drop_path=b.drop_path,
+        attention=built.attention))
     ctx.blocks_done += 1
     return out
 

@@ -28,6 +28,7 @@ from resnet_spec.ir.ops import (
     ActNode,
     AddNode,
     BlurPoolNode,
+    ChannelConvNode,
     ConvNode,
     DropoutNode,
     DropPathNode,
@@ -54,8 +55,7 @@ by op kind (the compiler's `BACKENDS`) covers these."""
 
 __all__ = [
     "NODE_TYPES", "OMIT_DEFAULT", "OP_CLASSES", "OP_KINDS", "ActNode", "AddNode", "BlockInfo",
-    "BlurPoolNode", "ConvNode", "DropPathNode", "DropoutNode", "Finding", "GateNode",
-    "GlobalPoolNode", "Graph",
-    "InputNode", "LinearNode", "NormNode", "Op", "PoolNode", "Scope", "Shape", "SqueezeNode",
-    "StageInfo", "ZeroPadNode",
+    "BlurPoolNode", "ChannelConvNode", "ConvNode", "DropPathNode", "DropoutNode", "Finding",
+    "GateNode", "GlobalPoolNode", "Graph", "InputNode", "LinearNode", "NormNode", "Op",
+    "PoolNode", "Scope", "Shape", "SqueezeNode", "StageInfo", "ZeroPadNode",
 ]

@@ -61,6 +61,8 @@ class BlockInfo:
     """Dilation of the block's 3x3 convs (its first may keep the previous stage's)."""
     se: int = field(default=0, metadata=OMIT_DEFAULT)
     """Channels of the squeeze-and-excitation's reduction; 0 without one."""
+    attention: str = field(default="", metadata=OMIT_DEFAULT)
+    """What `block.attention` built, in a few words (`ECA k5`, `SE 128`); empty without it."""
     drop_path: float = field(default=0.0, metadata=OMIT_DEFAULT)
     """The stochastic-depth rate of this block's branch."""
 

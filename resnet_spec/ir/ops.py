@@ -392,6 +392,37 @@ class BlurPoolNode(Op):
         return f"blur 3×3 /{self.stride}"
 
 
+class ChannelConvNode(Op):
+    """ECA's conv across the channels (Wang et al. 2020): a squeezed C×1×1 map read as one
+    sequence of C values, convolved by one bias-free kernel of odd size `kernel` (zero-padded
+    to keep C), back to C×1×1. Checkpoint entry `<name>.weight`, (1, 1, kernel), as torch's
+    Conv1d(1, 1, kernel) that timm's `EcaModule` uses."""
+
+    op: Literal["channel_conv"] = "channel_conv"
+    takes_map: ClassVar[bool] = False
+    family: ClassVar[str] = "conv"
+    kernel: int
+
+    def infer(self, inputs: list[Shape]) -> Shape:
+        return inputs[0]
+
+    def params(self) -> dict[str, Shape]:
+        return {f"{self.name}.weight": (1, 1, self.kernel)}
+
+    def check(self, graph: Graph, inputs: list[Shape]) -> list[Finding]:
+        if tuple(inputs[0][1:]) == (1, 1):
+            return []
+        return [self.error(f"`{self.name}` convolves across the channels of a squeezed "
+                           f"C×1×1 map; its producer gives {dims(inputs[0])}", "",
+                           "gate_shape")]
+
+    def macs(self) -> int:
+        return self.shape[0] * self.kernel
+
+    def label(self) -> str:
+        return f"conv1d k{self.kernel} over channels"
+
+
 BUILTIN_OPS: tuple[type[Op], ...] = (
     InputNode,
     ConvNode,
@@ -407,6 +438,7 @@ BUILTIN_OPS: tuple[type[Op], ...] = (
     GateNode,
     DropPathNode,
     BlurPoolNode,
+    ChannelConvNode,
 )
 """Every built-in op: a new one is a class here (or a plugin's) and its compiler
 registration."""

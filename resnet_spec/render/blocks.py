@@ -26,7 +26,9 @@ def block_params(graph: Graph, block: BlockInfo) -> int:
 def _run_lines(run: common.Run) -> list[str]:
     b = run.first
     kind = b.kind + (f" · groups {b.groups}" if b.groups > 1 else "")
-    if b.se:
+    if b.attention:
+        kind += f" · {b.attention}"
+    elif b.se:
         kind += f" · SE {b.se}"
     widths = f"width {b.width}"
     if b.inner != b.width:

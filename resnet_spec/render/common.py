@@ -48,7 +48,7 @@ class Run:
 def _signature(block: BlockInfo) -> tuple[object, ...]:
     return (block.stage, block.kind, block.shortcut, block.stride, block.width, block.inner,
             block.groups, block.in_shape, block.out_shape, len(block.nodes), block.se,
-            block.dilation)
+            block.dilation, block.attention)
 
 
 def block_runs(graph: Graph, collapse: bool, emphasize: frozenset[str] = frozenset()

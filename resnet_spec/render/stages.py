@@ -24,7 +24,9 @@ def _stage_label(graph: Graph, stage: StageInfo) -> str:
     lines = [widths, f"shortcut: {', '.join(shortcuts)}", _drop_path(blocks),
              f"out {common.shape_text(stage.out_shape)}"]
     note = common.params_text(_params(graph, stage.nodes))
-    se = " + SE" if any(b.se for b in blocks) else ""
+    kinds = {b.attention.split()[0] if b.attention else "SE" for b in blocks
+             if b.attention or b.se}
+    se = "".join(f" + {k}" for k in sorted(kinds))
     return common.box_label(f"{stage.name}: {stage.depth} × {kind}{se}", lines, note)
 
 

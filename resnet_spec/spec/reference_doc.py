@@ -31,6 +31,7 @@ SECTIONS: list[tuple[str, type[BaseModel], str]] = [
     ("`stem`", schema.StemSpec, "`stem:`"),
     ("`block`", schema.BlockSpec, "`block:`"),
     ("`block.se`", schema.SESpec, "`block: {se: ...}`"),
+    ("`block.attention`", schema.AttentionSpec, "`block: {attention: {kind: ...}}`"),
     ("`stages` entries", schema.StageSpec, "each item of `stages:`"),
     ("`stages[].block`", schema.BlockOverride, "`block:` inside a stage"),
     ("`head`", schema.HeadSpec, "`head:` (or `head: none` for a backbone)"),

@@ -300,6 +300,97 @@ class SESpec(_Model):
     )
 
 
+def attention_kinds() -> dict[str, Any]:
+    """The registered attention kinds by name (`elaboration/attention.py`)."""
+    from resnet_spec.elaboration.attention import ATTENTION_KINDS
+
+    return ATTENTION_KINDS
+
+
+def _registered_attention_kind(value: Any) -> Any:
+    if isinstance(value, str) and value in attention_kinds():
+        return value
+    if isinstance(value, str):
+        from resnet_spec import plugins
+
+        broken = plugins.refused("resnet_spec.attention", value)
+        if broken is not None:
+            raise PydanticCustomError(
+                "cross_field", "the attention kind `{kind}` of {source} is installed but not "
+                "registered: {problem}",
+                {"kind": value, "source": broken.source, "problem": broken.problem})
+    raise PydanticCustomError("enum", "Input should be {expected}",
+                              {"expected": _in_words(sorted(attention_kinds()))})
+
+
+def _attention_kind_schema(schema: dict[str, Any]) -> None:
+    schema["enum"] = sorted(attention_kinds())
+
+
+class AttentionAt(str, Enum):
+    last_norm = "last_norm"
+    middle = "middle"
+
+
+class AttentionOf(str, Enum):
+    gated = "gated"
+    input = "input"
+
+
+class AttentionSpec(_Model):
+    kind: Annotated[str, BeforeValidator(_registered_attention_kind)] = Field(
+        ...,
+        description="`se` (squeeze-and-excitation: two 1x1 convs through a squeeze) or `eca` "
+        "(efficient channel attention: a 1-D conv across the channels), or an installed "
+        "package's kind.",
+        json_schema_extra=_attention_kind_schema,
+    )
+    at: AttentionAt = Field(
+        AttentionAt.last_norm,
+        strict=False,
+        description="`last_norm`: on the branch after its last norm, before the addition "
+        "(SE-ResNet); `middle`: after the 3x3 conv's norm and act (RegNetY). `middle` needs a "
+        "kind that places it (`basic`, `bottleneck`).",
+    )
+    reduction: PositiveInt | None = Field(
+        None,
+        le=1024,
+        description="`se`: the squeeze has `of` channels / `reduction` (default 16), rounded to "
+        "the nearest multiple of `divisor`, at least `min_channels`.",
+    )
+    of: AttentionOf | None = Field(
+        None,
+        strict=False,
+        description="`se`: which width `reduction` divides: `gated` (default), the channels it "
+        "gates, or `input`, the block's input width (RegNetY).",
+    )
+    divisor: PositiveInt | None = Field(
+        None, le=1024, description="`se`: the squeeze's channels are a multiple of this "
+        "(default 8, timm's rule; 1 rounds to the nearest integer).",
+    )
+    min_channels: PositiveInt | None = Field(
+        None, le=limits.MAX_CHANNELS, description="`se`: the squeeze's least channels "
+        "(default: `divisor`).",
+    )
+    kernel: PositiveInt | None = Field(
+        None, le=31, description="`eca`: the odd kernel size of the 1-D conv; default from the "
+        "channels C, as Wang et al.: the odd number nearest above (log2(C) + 1) / 2, at least 3.",
+    )
+
+    @model_validator(mode="after")
+    def _rules(self) -> AttentionSpec:
+        kind = attention_kinds()[self.kind]
+        for name in ("reduction", "of", "divisor", "min_channels", "kernel"):
+            if getattr(self, name) is not None and name not in kind.fields:
+                users = sorted(k for k, v in attention_kinds().items() if name in v.fields)
+                raise _cross_field(f"`{name}` applies to the attention kinds "
+                                   f"{_kinds_in_words(users)}, not `{self.kind}` (remove it)",
+                                   name)
+        if self.kernel is not None and self.kernel % 2 == 0:
+            raise _cross_field(f"kernel must be odd, got {self.kernel}", "kernel")
+        return self
+
+
 class BlockSpec(_Model):
     kind: BlockKindName = Field(
         "basic",
@@ -341,6 +432,11 @@ class BlockSpec(_Model):
     se: SESpec | None = Field(
         None, description="Squeeze-and-excitation after the last norm, e.g. `{reduction: 16}`."
     )
+    attention: AttentionSpec | None = Field(
+        None, description="Channel attention in each block: its kind, where it sits and how "
+        "wide it is, e.g. `{kind: eca}` or `{kind: se, at: middle, reduction: 4, of: input}`. "
+        "`se` above is the short form of `{kind: se}`; a block has one or the other.",
+    )
     drop_path: float = Field(
         0.0,
         ge=0.0,
@@ -377,6 +473,15 @@ class BlockSpec(_Model):
                     f"`{self.kind}` (use kind: {users[0]}, or remove it)",
                     name,
                 )
+        if self.se is not None and self.attention is not None:
+            raise _cross_field("a block has `se` or `attention`, not both (`se: {reduction: r}` "
+                               "is `attention: {kind: se, reduction: r}`)", "attention")
+        if self.attention is not None and self.attention.at is AttentionAt.middle and \
+                "attention" not in kinds[self.kind].places:
+            takers = [k for k in kinds if "attention" in kinds[k].places]
+            raise _cross_field(f"the block kind `{self.kind}` has no middle place for "
+                               f"attention (kinds that have: {_kinds_in_words(takers)}); use "
+                               "at: last_norm", "attention")
         for name in PLACED_FIELDS:
             if getattr(self, name) != type(self).model_fields[name].default and \
                     name not in kinds[self.kind].places:
