@@ -18,6 +18,10 @@ resnet-spec render cifar_resnet1202 --level layers -o "$out/cifar_resnet1202.lay
 for spec in resnet50c resnet50d seresnet50 resnetv2_50 cifar_preact_resnet164 resnet50_os8; do
   resnet-spec render "$spec" --level stages -o "$out/$spec.stages.svg"
 done
+# one blocks-level diagram per variant of issue 24, for docs/writing-specs.md
+for spec in wrn28_10 resnetrs50 resnetblur50 resnetaa50d ecaresnet50d; do
+  resnet-spec render "$spec" --level blocks -o "$out/$spec.blocks.svg"
+done
 for example in resnet50_drop_path resnet18_features; do
   resnet-spec render "$out/$example.yaml" --level stages -o "$out/$example.stages.svg"
 done
