@@ -96,7 +96,9 @@ def _with_weights(graph: Graph, weights: str | os.PathLike[str], device: torch.d
     state = load_state_file(weights, device=read_on)
     from resnet_spec.compiler.fit import fit_state
     from resnet_spec.compiler.head import misfit_hint
+    from resnet_spec.compiler.layouts import recognize
 
+    state = recognize(state, graph.state_shapes(), on_note)
     state = fit_state(state, graph, on_note=on_note)
     check_fit(state, graph.state_shapes(), model=graph.name, source=os.fspath(weights),
               hint=misfit_hint(state, graph))

@@ -31,7 +31,11 @@ TIMM = {
     "resnetblur50": 25_557_032,
     "resnetaa50d": 25_576_264,
     "ecaresnet50d": 25_576_350,
+    "regnetx_002": 2_684_792,
+    "regnety_016": 11_202_430,
 }
+# torchvision's RegNets: its weights' `num_params` (test_regnet compares the live models too)
+TORCHVISION_REGNETS = {"regnet_y_400mf": 4_344_144}
 BACKBONES = {"resnet50_os8"}
 
 # Table 6: (n, params as printed). Plain nets have the same weights (option A adds none).
@@ -50,8 +54,8 @@ ALL = builtins.names()
 
 def test_every_spec_file_is_a_builtin() -> None:
     assert sorted(p.stem for p in SPECS.glob("*.yaml")) == ALL
-    assert set(TORCHVISION) | set(TABLE6) | set(TIMM) | set(PREACT) | set(WIDE) | BACKBONES | {
-        "plain18", "plain34"} == set(ALL)
+    assert set(TORCHVISION) | set(TABLE6) | set(TIMM) | set(PREACT) | set(WIDE) | BACKBONES | set(
+        TORCHVISION_REGNETS) | {"plain18", "plain34"} == set(ALL)
 
 
 @pytest.mark.parametrize("name", ALL)
@@ -80,6 +84,13 @@ def test_imagenet_params_equal_torchvision(name: str) -> None:
 @pytest.mark.parametrize("name", sorted(TIMM))
 def test_variant_params_equal_timm(name: str) -> None:
     assert resnet_spec.elaborate(name).param_count() == TIMM[name]
+
+
+def test_torchvision_regnet_params() -> None:
+    models = pytest.importorskip("torchvision.models")
+    for name, params in TORCHVISION_REGNETS.items():
+        assert models.get_model_weights(name).DEFAULT.meta["num_params"] == params
+        assert resnet_spec.elaborate(name).param_count() == params
 
 
 def test_preact_resnet164_matches_he_2016() -> None:

@@ -23,7 +23,7 @@ from resnet_spec.elaboration.attention import Attended, attend
 from resnet_spec.elaboration.context import BlockCtx, Ctx, Cursor
 from resnet_spec.elaboration.registry import lookup
 from resnet_spec.elaboration.shortcuts import shortcut
-from resnet_spec.errors import Loc
+from resnet_spec.errors import GraphError, Loc
 from resnet_spec.ir import AddNode, BlurPoolNode, DropoutNode, PoolNode
 from resnet_spec.plugins import Registry
 from resnet_spec.spec.schema import AntiAlias, AttentionAt, BlockSpec, StrideAt
@@ -42,6 +42,8 @@ class Built:
     """The squeeze-and-excitation's reduced channels; 0 without one."""
     attention: str = ""
     """What `block.attention` built, in a few words (`ECA k5`); empty without it."""
+    groups: int | None = None
+    """Its grouped conv's groups, where they are not `block.groups` (`group_width`)."""
 
 
 @dataclass(frozen=True)
@@ -83,8 +85,27 @@ class BlockKind:
 
 
 def bottleneck_width(width: int, block: BlockSpec) -> int:
-    """A bottleneck's inner channels: floor(width × base_width / 64) × groups."""
+    """A bottleneck's inner channels: round(output channels × bottleneck_ratio) where the
+    block states it (RegNet; `group_width` alone means a ratio of 1), else torchvision's
+    floor(width × base_width / 64) × groups."""
+    if block.group_width is not None or block.bottleneck_ratio is not None:
+        out = width * (block.expansion if block.expansion is not None else 4)
+        return round(out * (block.bottleneck_ratio or 1.0))
     return width * block.base_width // 64 * block.groups
+
+
+def bottleneck_groups(ctx: Ctx, b: BlockCtx, inner: int) -> int:
+    """The 3x3 conv's groups: inner / group_width where the block states its group width (an
+    error at the field where that does not divide), else `groups`."""
+    width = b.spec.group_width
+    if width is None:
+        return b.spec.groups
+    if inner % width:
+        raise GraphError(f"group_width {width} does not divide the inner width {inner} of "
+                         f"block {b.name}", ctx.source(*ctx.block_field(b.stage_index,
+                                                                        "group_width")),
+                         "choose a group_width dividing it, or the stage width to fit")
+    return inner // width
 
 
 def basic(ctx: Ctx, b: BlockCtx, x: Cursor) -> Built:
@@ -101,16 +122,17 @@ def basic(ctx: Ctx, b: BlockCtx, x: Cursor) -> Built:
 def bottleneck(ctx: Ctx, b: BlockCtx, x: Cursor) -> Built:
     """1x1 reduce, 3x3 (grouped), 1x1 expand, each + norm; the stride on the 1x1 or the 3x3."""
     inner = bottleneck_width(b.width, b.spec)
+    groups = bottleneck_groups(ctx, b, inner)
     s1, s2 = (b.stride, 1) if b.spec.stride_at is StrideAt.first else (1, conv_stride(b))
     y = ctx.conv_norm(x, "conv1", "bn1", inner, kernel=1, stride=s1)
     y = ctx.act(y, "act1")
     y = ctx.conv_norm(y, "conv2", "bn2", inner, kernel=3, stride=s2,
-                      dilation=b.first_dilation, groups=b.spec.groups)
+                      dilation=b.first_dilation, groups=groups)
     y, middle = middle_attention(ctx, b, anti_alias(ctx, b, ctx.act(y, "act2")), x)
     y = inner_dropout(ctx, b, y)
     y = ctx.conv_norm(y, "conv3", "bn3", b.out_channels, kernel=1,
                       zero_init=b.spec.zero_init_last_norm)
-    return residual(ctx, b, x, y, inner=inner, last_act="act3", middle=middle)
+    return residual(ctx, b, x, y, inner=inner, last_act="act3", middle=middle, groups=groups)
 
 
 def preact_basic(ctx: Ctx, b: BlockCtx, x: Cursor) -> Built:
@@ -126,24 +148,26 @@ def preact_basic(ctx: Ctx, b: BlockCtx, x: Cursor) -> Built:
 def preact_bottleneck(ctx: Ctx, b: BlockCtx, x: Cursor) -> Built:
     """He et al. 2016: (norm + act, conv) three times: 1x1 reduce, 3x3 (grouped), 1x1 expand."""
     inner = bottleneck_width(b.width, b.spec)
+    groups = bottleneck_groups(ctx, b, inner)
     s1, s2 = (b.stride, 1) if b.spec.stride_at is StrideAt.first else (1, b.stride)
     pre = _norm_act(ctx, x, "1")
     y = ctx.conv(pre, "conv1", inner, kernel=1, stride=s1)
     y = _norm_act(ctx, y, "2")
     y = ctx.conv(y, "conv2", inner, kernel=3, stride=s2, dilation=b.first_dilation,
-                 groups=b.spec.groups)
+                 groups=groups)
     y = inner_dropout(ctx, b, _norm_act(ctx, y, "3", zero_init=b.spec.zero_init_last_norm))
     y = ctx.conv(y, "conv3", b.out_channels, kernel=1)
-    return residual(ctx, b, x, y, inner=inner, preact=pre)
+    return residual(ctx, b, x, y, inner=inner, preact=pre, groups=groups)
 
 
 def residual(ctx: Ctx, b: BlockCtx, x: Cursor, branch: Cursor, *, inner: int,
              preact: Cursor | None = None, last_act: str | None = None,
-             middle: Attended | None = None) -> Built:
+             middle: Attended | None = None, groups: int | None = None) -> Built:
     """The branch, through its squeeze-and-excitation and drop-path where the block has them,
     plus the shortcut of the block's input (of its pre-activated input, `preact`, for a
     projection of a pre-activation block), then the activation `last_act` if named. `middle`:
-    what the builder's attention in the middle of the branch built (`middle_attention`)."""
+    what the builder's attention in the middle of the branch built (`middle_attention`);
+    `groups`: its grouped conv's groups where they are not `block.groups`."""
     branch, se = excite.squeeze_excite(ctx, b, branch)
     branch, attended = attend(ctx, b, branch, x, AttentionAt.last_norm)
     branch = excite.drop_path(ctx, b, branch)
@@ -154,7 +178,7 @@ def residual(ctx: Ctx, b: BlockCtx, x: Cursor, branch: Cursor, *, inner: int,
     attended = attended or middle
     if attended is not None:
         se = se or attended.squeeze
-    return Built(out, inner, short.produced, se, attended.text if attended else "")
+    return Built(out, inner, short.produced, se, attended.text if attended else "", groups)
 
 
 def anti_alias(ctx: Ctx, b: BlockCtx, x: Cursor) -> Cursor:
@@ -196,7 +220,7 @@ def _norm_act(ctx: Ctx, x: Cursor, n: str, *, zero_init: bool = False) -> Cursor
     return ctx.act(ctx.norm(x, f"bn{n}", zero_init=zero_init), f"act{n}")
 
 
-_BOTTLENECK_FIELDS = ("groups", "base_width")
+_BOTTLENECK_FIELDS = ("groups", "base_width", "group_width", "bottleneck_ratio")
 _PLACED = ("dropout", "anti_alias", "attention")
 
 BUILTIN_BLOCK_KINDS: dict[str, BlockKind] = {kind.name: kind for kind in (

@@ -75,8 +75,8 @@ def _build_block(ctx: Ctx, kind: BlockKind, b: BlockCtx, x: Cursor) -> Cursor:
     ctx.graph.blocks.append(BlockInfo(
         name=b.name, stage=b.stage, index=b.index, kind=kind.name, policy=b.policy,
         shortcut=built.shortcut, stride=b.stride, width=b.width,  # type: ignore[arg-type]
-        inner=built.inner, groups=b.spec.groups, in_shape=x.shape, out_shape=out.shape,
-        loc=ctx.loc, nodes=ctx.since(start), input=x.node, output=out.node,
+        inner=built.inner, groups=built.groups or b.spec.groups, in_shape=x.shape,
+        out_shape=out.shape, loc=ctx.loc, nodes=ctx.since(start), input=x.node, output=out.node,
         dilation=b.dilation, se=built.se, drop_path=b.drop_path,
         attention=built.attention))
     ctx.blocks_done += 1

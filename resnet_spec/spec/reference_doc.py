@@ -32,6 +32,7 @@ SECTIONS: list[tuple[str, type[BaseModel], str]] = [
     ("`block`", schema.BlockSpec, "`block:`"),
     ("`block.se`", schema.SESpec, "`block: {se: ...}`"),
     ("`block.attention`", schema.AttentionSpec, "`block: {attention: {kind: ...}}`"),
+    ("`regnet`", schema.RegNetSpec, "`regnet:` (instead of `stages:`)"),
     ("`stages` entries", schema.StageSpec, "each item of `stages:`"),
     ("`stages[].block`", schema.BlockOverride, "`block:` inside a stage"),
     ("`head`", schema.HeadSpec, "`head:` (or `head: none` for a backbone)"),

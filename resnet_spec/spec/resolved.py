@@ -27,7 +27,8 @@ _ONE_LINE = re.compile(r"^[^\s\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff]"
 
 def resolved_dict(spec: Spec) -> dict[str, Any]:
     """The spec as plain data with every default written out and nothing left to inherit."""
-    data = spec.model_dump(mode="json", exclude={"extends"})
+    # `regnet` is written out as the stages and block settings it generated
+    data = spec.model_dump(mode="json", exclude={"extends", "regnet"})
     data["block"]["expansion"] = spec.block.out_expansion
     options = spec.block.kind_options()  # a plugin kind's settings, its defaults filled in
     if options is not None:

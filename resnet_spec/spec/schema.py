@@ -414,6 +414,22 @@ class BlockSpec(_Model):
         description="Width per group; bottleneck inner channels are "
         "floor(width x base_width / 64) x groups. Bottleneck kinds only.",
     )
+    group_width: PositiveInt | None = Field(
+        None,
+        le=limits.MAX_CHANNELS,
+        description="Channels per group of the 3x3 conv, stated directly (RegNet): groups = "
+        "inner width / group_width, which must divide it. Bottleneck kinds only; instead of "
+        "`groups` and `base_width`.",
+    )
+    bottleneck_ratio: float | None = Field(
+        None,
+        gt=0,
+        le=64,
+        allow_inf_nan=False,
+        description="Inner width = round(output channels x this), stated directly (RegNet's "
+        "bottleneck ratio; 1: as wide as the output). Bottleneck kinds only; instead of "
+        "`base_width`. Default with `group_width`: 1.",
+    )
     stride_at: StrideAt = Field(
         StrideAt.middle,
         strict=False,
@@ -473,6 +489,14 @@ class BlockSpec(_Model):
                     f"`{self.kind}` (use kind: {users[0]}, or remove it)",
                     name,
                 )
+        direct = self.group_width is not None or self.bottleneck_ratio is not None
+        if direct and self.base_width != 64:
+            raise _cross_field("`base_width` is torchvision's way to a bottleneck's inner width "
+                               "and `group_width` / `bottleneck_ratio` state it directly: use "
+                               "one or the other", "base_width")
+        if self.group_width is not None and self.groups != 1:
+            raise _cross_field("`groups` follows from `group_width` (inner width / group_width): "
+                               "set one of them", "groups")
         if self.se is not None and self.attention is not None:
             raise _cross_field("a block has `se` or `attention`, not both (`se: {reduction: r}` "
                                "is `attention: {kind: se, reduction: r}`)", "attention")
@@ -578,6 +602,72 @@ class StageSpec(_Model):
     )
 
 
+class RegNetSpec(_Model):
+    depth: PositiveInt = Field(..., le=limits.MAX_BLOCKS, description="Blocks in all.")
+    w0: PositiveInt = Field(..., le=limits.MAX_CHANNELS,
+                            description="The first block's width, a multiple of `quant`.")
+    wa: float = Field(..., ge=0, le=limits.MAX_CHANNELS, allow_inf_nan=False,
+                      description="The slope: block j's continuous width is w0 + wa × j.")
+    wm: float = Field(..., gt=1, le=64, allow_inf_nan=False,
+                      description="The ratio between the quantized widths of one stage and "
+                      "the next.")
+    group_width: PositiveInt = Field(..., le=limits.MAX_CHANNELS,
+                                     description="Channels per group of the 3x3 convs.")
+    bottleneck_ratio: float = Field(1.0, gt=0, le=64, allow_inf_nan=False,
+                                    description="Inner width over block width.")
+    se_ratio: float = Field(0.0, ge=0, lt=1, allow_inf_nan=False,
+                            description="RegNetY: squeeze-and-excitation after the 3x3 conv, "
+                            "of this fraction of the block's input width (written out as "
+                            "`block.attention`); 0: none (RegNetX).")
+    quant: PositiveInt = Field(8, le=1024, description="Widths are multiples of this.")
+
+    @model_validator(mode="after")
+    def _rules(self) -> RegNetSpec:
+        if self.w0 % self.quant:
+            raise _cross_field(f"w0 {self.w0} is not a multiple of quant {self.quant}", "w0")
+        if self.se_ratio and (1 / self.se_ratio) % 1:
+            raise _cross_field(f"se_ratio {self.se_ratio:g} is not 1/n for a whole n (the "
+                               "squeeze is the input width / n)", "se_ratio")
+        return self
+
+    def expanded(self) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        """The stages it generates and the block settings it implies, as spec data."""
+        from resnet_spec.spec.regnet import regnet_stages
+
+        stages = regnet_stages(self.depth, self.w0, self.wa, self.wm, self.group_width,
+                               self.bottleneck_ratio, self.quant)
+        block: dict[str, Any] = {"kind": "bottleneck", "expansion": 1,
+                                 "group_width": self.group_width,
+                                 "bottleneck_ratio": self.bottleneck_ratio}
+        if self.se_ratio:
+            block["attention"] = {"kind": "se", "at": "middle", "of": "input", "divisor": 1,
+                                  "reduction": round(1 / self.se_ratio)}
+        data = []
+        for stage in stages:
+            entry: dict[str, Any] = {"depth": stage.depth, "width": stage.width, "stride": 2}
+            if stage.group_width != self.group_width:
+                entry["block"] = {"group_width": stage.group_width}
+            data.append(entry)
+        return data, block
+
+
+def _expand_regnet(raw: Any) -> Any:
+    """`regnet:` written out as the `stages` it generates, and its block settings under the
+    spec's own `block` (whose fields win); an error where `stages` is written too."""
+    if not isinstance(raw, dict) or not isinstance(raw.get("regnet"), dict):
+        return raw
+    if "stages" in raw:
+        raise _cross_field("a spec has `regnet` or `stages`, not both (`regnet` generates the "
+                           "stages; `regnet: null` drops an inherited one)", "stages")
+    try:
+        stages, block = RegNetSpec.model_validate(raw["regnet"]).expanded()
+    except ValidationError:
+        return {**raw, "stages": [{"depth": 1, "width": 8}]}  # only regnet's own errors show
+    own = raw.get("block")
+    return {**raw, "stages": stages,
+            "block": {**block, **own} if isinstance(own, dict) else own or block}
+
+
 class HeadSpec(_Model):
     pool: GlobalPool = Field(
         GlobalPool.avg, strict=False, description="Global `avg` or `max` pooling."
@@ -646,8 +736,15 @@ class Spec(_Model):
         description="How a block's input reaches its addition: identity, zero_pad, projection, "
         "projection_all, avg_down or none.",
     )
+    regnet: RegNetSpec | None = Field(
+        None,
+        description="RegNet's design space instead of `stages`: depth, w0, wa, wm, group_width "
+        "(and bottleneck_ratio, se_ratio) expand by the quantized linear rule into the stages "
+        "of bottleneck blocks they describe, which `resnet-spec show` writes out.",
+    )
     stages: list[StageSpec] = Field(
-        ..., min_length=1, max_length=64, description="The residual stages, in order."
+        ..., min_length=1, max_length=64, description="The residual stages, in order (or "
+        "generated by `regnet`)."
     )
     head: HeadSpec | None = Field(
         default_factory=HeadSpec, description="The classifier, or `none` for a backbone."
@@ -674,6 +771,7 @@ class Spec(_Model):
     # Where each field was written (a yaml_source.SourceMap); None for specs built in Python.
     _source: Any = PrivateAttr(default=None)
 
+    _regnet = model_validator(mode="before")(_expand_regnet)
     _norm_shorthand = field_validator("norm", mode="before")(_kind_shorthand)
     _head_shorthand = field_validator("head", mode="before")(_head_shorthand)
 
@@ -766,7 +864,9 @@ def _schema_extends(schema: dict[str, Any]) -> None:
     writes no `stages`): require them only in a file without `extends`."""
     required = schema.pop("required", [])
     schema["if"] = {"required": ["extends"]}
-    schema["else"] = {"required": required}
+    schema["else"] = {"required": [name for name in required if name != "stages"],
+                      # `regnet` generates the stages
+                      "oneOf": [{"required": ["stages"]}, {"required": ["regnet"]}]}
 
 
 def _schema_kind_options(schema: dict[str, Any]) -> None:
