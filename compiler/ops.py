@@ -185,6 +185,15 @@ def _init_channel_conv(module: nn.Module, node: Any, gen: torch.Generator) -> No
     nn.init.kaiming_uniform_(module.weight, a=math.sqrt(5), generator=gen)
 
 
+def _channel_slice(node: Any, args: list[fx.Node], lo: Lowering) -> fx.Node:
+    return lo.call("call_function", torch.narrow, (args[0], 1, node.start, node.channels),
+                   node.name)
+
+
+def _concat(node: Any, args: list[fx.Node], lo: Lowering) -> fx.Node:
+    return lo.call("call_function", torch.cat, (list(args), 1), node.name)
+
+
 BUILTIN_BACKENDS: dict[str, OpBackend] = {
     "input": OpBackend(_input),
     "conv": OpBackend(_conv, _init_conv, (nn.Conv2d,)),
@@ -201,6 +210,8 @@ BUILTIN_BACKENDS: dict[str, OpBackend] = {
     "drop_path": OpBackend(_drop_path, modules=(DropPath,)),
     "blur_pool": OpBackend(_blur_pool, modules=(BlurPool,)),
     "channel_conv": OpBackend(_channel_conv, _init_channel_conv, (ChannelConv,)),
+    "channel_slice": OpBackend(_channel_slice),
+    "concat": OpBackend(_concat),
 }
 """The built-in op kinds' lowering, initialization and module classes."""
 

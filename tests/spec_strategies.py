@@ -83,6 +83,9 @@ class BlockKind:
     expansion: int
     """Its default expansion."""
     bottleneck: bool
+    normed: Callable[[int, dict[str, Any]], list[int]] | None = None
+    """The inner channels its norms see, for a stage width and block settings, where they are
+    not the bottleneck's one inner width."""
 
 
 def _common(draw: st.DrawFn) -> dict[str, Any]:
@@ -125,6 +128,20 @@ def _bottleneck_kind(kind: str, anti_alias: bool = False
     return draw_block
 
 
+def _res2net(draw: st.DrawFn) -> dict[str, Any]:
+    out = {"kind": "res2net", **_common(draw)}
+    out.pop("anti_alias", None)
+    for name, values in (("groups", [1, 2]), ("base_width", [16, 26, 64]), ("scale", [1, 2, 4])):
+        if draw(st.booleans()):
+            out[name] = draw(st.sampled_from(values))
+    return out
+
+
+def _res2net_normed(width: int, block: dict[str, Any]) -> list[int]:
+    group = width * block.get("base_width", 64) // 64 * block.get("groups", 1)
+    return [group * block.get("scale", 4), group]
+
+
 BLOCKS: dict[str, BlockKind] = {
     "basic": BlockKind(_basic_kind("basic", anti_alias=True), expansion=1, bottleneck=False),
     "bottleneck": BlockKind(_bottleneck_kind("bottleneck", anti_alias=True), expansion=4,
@@ -132,6 +149,7 @@ BLOCKS: dict[str, BlockKind] = {
     "preact_basic": BlockKind(_basic_kind("preact_basic"), expansion=1, bottleneck=False),
     "preact_bottleneck": BlockKind(_bottleneck_kind("preact_bottleneck"), expansion=4,
                                    bottleneck=True),
+    "res2net": BlockKind(_res2net, expansion=4, bottleneck=True, normed=_res2net_normed),
 }
 
 
@@ -215,7 +233,8 @@ def _stage(draw: st.DrawFn, spec: dict[str, Any], in_channels: int
     block = spec["block"]
     if draw(st.integers(0, 3)) == 0:  # a stage of another kind: every top-level key restated
         kind = draw(st.sampled_from(sorted(BLOCKS)))
-        block = {"groups": 1, "base_width": 64, "anti_alias": "none", **BLOCKS[kind].draw(draw)}
+        block = {"groups": 1, "base_width": 64, "anti_alias": "none", "scale": 4,
+                 **BLOCKS[kind].draw(draw)}
         if not BLOCKS[kind].bottleneck:
             block["groups"], block["base_width"] = 1, 64
         stage["block"] = block
@@ -231,11 +250,12 @@ def _stage(draw: st.DrawFn, spec: dict[str, Any], in_channels: int
     inner = stage["width"]
     if kind.bottleneck:
         inner = stage["width"] * block.get("base_width", 64) // 64 * block.get("groups", 1)
+    normed = kind.normed(stage["width"], block) if kind.normed else [inner]
     changes = stage["stride"] > 1 or in_channels != out
     fits = sorted(p for p, fit in SHORTCUTS.items() if fit(changes, out < in_channels))
     if spec["shortcut"] not in fits or draw(st.booleans()):  # else the top-level one applies
         stage["shortcut"] = draw(st.sampled_from(fits))
-    return stage, [inner, out]
+    return stage, [*normed, out]
 
 
 def _norm(draw: st.DrawFn, channels: list[int]) -> Any:

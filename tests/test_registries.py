@@ -81,8 +81,8 @@ def test_a_block_kind_resolves_only_through_its_registration(
     with pytest.raises(SpecError) as caught:
         resnet_spec.elaborate(spec)
     assert str(caught.value).startswith(
-        f"{spec}:2:15: block.kind: expected `bottleneck`, `preact_basic` or "
-        "`preact_bottleneck`, got `basic`")
+        f"{spec}:2:15: block.kind: expected `bottleneck`, `preact_basic`, "
+        "`preact_bottleneck` or `res2net`, got `basic`")
 
 
 # -- plugins: what an installed package registers is held to the same contract ----------------

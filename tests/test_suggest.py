@@ -54,7 +54,7 @@ def test_edit_distance(a: str, b: str, distance: int) -> None:
 
 @pytest.mark.parametrize(("option", "message"), [
     ("strides=[1, 2]", "unknown key `strides` (valid keys: "),
-    ("block.scale=2", "unknown key `scale` (valid keys: "),
+    ("stem.scale=2", "unknown key `scale` (valid keys: "),
     ("stem.dropout=0.1", "unknown key `dropout` (valid keys: "),
     ("block.drop_rate=0.1", "unknown key `drop_rate` (did you mean `dropout`?)"),
     ("shortcut=conv", "got `conv` (did you mean `projection`?)"),

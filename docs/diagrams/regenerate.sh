@@ -19,7 +19,8 @@ for spec in resnet50c resnet50d seresnet50 resnetv2_50 cifar_preact_resnet164 re
   resnet-spec render "$spec" --level stages -o "$out/$spec.stages.svg"
 done
 # one blocks-level diagram per variant of issue 24, for docs/writing-specs.md
-for spec in wrn28_10 resnetrs50 resnetblur50 resnetaa50d ecaresnet50d regnety_016; do
+for spec in wrn28_10 resnetrs50 resnetblur50 resnetaa50d ecaresnet50d regnety_016 \
+    res2net50_26w_4s; do
   resnet-spec render "$spec" --level blocks -o "$out/$spec.blocks.svg"
 done
 for example in resnet50_drop_path resnet18_features; do

@@ -24,7 +24,14 @@ from resnet_spec.elaboration.context import BlockCtx, Ctx, Cursor
 from resnet_spec.elaboration.registry import lookup
 from resnet_spec.elaboration.shortcuts import shortcut
 from resnet_spec.errors import GraphError, Loc
-from resnet_spec.ir import AddNode, BlurPoolNode, DropoutNode, PoolNode
+from resnet_spec.ir import (
+    AddNode,
+    BlurPoolNode,
+    ChannelSliceNode,
+    ConcatNode,
+    DropoutNode,
+    PoolNode,
+)
 from resnet_spec.plugins import Registry
 from resnet_spec.spec.schema import AntiAlias, AttentionAt, BlockSpec, StrideAt
 
@@ -160,6 +167,41 @@ def preact_bottleneck(ctx: Ctx, b: BlockCtx, x: Cursor) -> Built:
     return residual(ctx, b, x, y, inner=inner, preact=pre, groups=groups)
 
 
+def res2net_width(width: int, block: BlockSpec) -> int:
+    """Res2Net's inner channels: `scale` groups of floor(width × base_width / 64) × groups."""
+    return width * block.base_width // 64 * block.groups * block.scale
+
+
+def res2net(ctx: Ctx, b: BlockCtx, x: Cursor) -> Built:
+    """Gao et al. 2019: 1x1 conv to `scale` groups of channels; 3x3 conv + norm + act on each
+    group but the last, each after the first also fed the previous one's output (a stage's
+    first block, which strides or widens, feeds each group alone and average-pools the last);
+    the groups joined, then the 1x1 expansion. timm's names: `convs.i`, `bns.i`, `pool`."""
+    group = b.width * b.spec.base_width // 64 * b.spec.groups
+    scale = b.spec.scale
+    y = ctx.conv_norm(x, "conv1", "bn1", group * scale, kernel=1)
+    y = ctx.act(y, "act1")
+    first = b.stride > 1 or x.shape[0] != b.out_channels
+    parts = [ctx.add(ChannelSliceNode, f"split.{i}", [y], start=i * group, channels=group)
+             for i in range(scale)]
+    outs: list[Cursor] = []
+    for i in range(max(1, scale - 1)):
+        sp = parts[i] if i == 0 or first else ctx.add(AddNode, f"sum.{i}", [outs[-1], parts[i]])
+        sp = ctx.conv_norm(sp, f"convs.{i}", f"bns.{i}", group, kernel=3, stride=b.stride,
+                           dilation=b.first_dilation, groups=b.spec.groups)
+        outs.append(ctx.act(sp, f"act2.{i}"))
+    if scale > 1:
+        last = parts[-1]
+        if first:
+            last = ctx.add(PoolNode, "pool", [last], kind="avg", kernel=3, stride=b.stride,
+                           padding=1)
+        outs.append(last)
+    y = inner_dropout(ctx, b, ctx.add(ConcatNode, "cat", outs))
+    y = ctx.conv_norm(y, "conv3", "bn3", b.out_channels, kernel=1,
+                      zero_init=b.spec.zero_init_last_norm)
+    return residual(ctx, b, x, y, inner=group * scale, last_act="act3")
+
+
 def residual(ctx: Ctx, b: BlockCtx, x: Cursor, branch: Cursor, *, inner: int,
              preact: Cursor | None = None, last_act: str | None = None,
              middle: Attended | None = None, groups: int | None = None) -> Built:
@@ -237,6 +279,9 @@ BUILTIN_BLOCK_KINDS: dict[str, BlockKind] = {kind.name: kind for kind in (
               "the pre-activation form of `bottleneck`", expansion=4,
               inner_width=bottleneck_width, fields=_BOTTLENECK_FIELDS, preactivates=True,
               module_class="PreActBottleneck", family="norm", places=("dropout",)),
+    BlockKind("res2net", res2net, "Res2Net's multi-scale bottleneck (`scale` groups)",
+              expansion=4, inner_width=res2net_width, fields=("groups", "base_width", "scale"),
+              module_class="Bottle2neck", family="norm", places=("dropout",)),
 )}
 """The built-in block kinds by name."""
 

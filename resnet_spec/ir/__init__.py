@@ -29,6 +29,8 @@ from resnet_spec.ir.ops import (
     AddNode,
     BlurPoolNode,
     ChannelConvNode,
+    ChannelSliceNode,
+    ConcatNode,
     ConvNode,
     DropoutNode,
     DropPathNode,
@@ -55,7 +57,8 @@ by op kind (the compiler's `BACKENDS`) covers these."""
 
 __all__ = [
     "NODE_TYPES", "OMIT_DEFAULT", "OP_CLASSES", "OP_KINDS", "ActNode", "AddNode", "BlockInfo",
-    "BlurPoolNode", "ChannelConvNode", "ConvNode", "DropPathNode", "DropoutNode", "Finding",
+    "BlurPoolNode", "ChannelConvNode", "ChannelSliceNode", "ConcatNode", "ConvNode",
+    "DropPathNode", "DropoutNode", "Finding",
     "GateNode", "GlobalPoolNode", "Graph", "InputNode", "LinearNode", "NormNode", "Op",
     "PoolNode", "Scope", "Shape", "SqueezeNode", "StageInfo", "ZeroPadNode",
 ]

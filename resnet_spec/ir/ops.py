@@ -423,6 +423,50 @@ class ChannelConvNode(Op):
         return f"conv1d k{self.kernel} over channels"
 
 
+class ChannelSliceNode(Op):
+    """Channels `start` to `start + channels` of a map (Res2Net's split of its 1x1 conv's
+    output into `scale` groups): a view, no arithmetic."""
+
+    op: Literal["channel_slice"] = "channel_slice"
+    family: ClassVar[str] = "shortcut"
+    stores_output: ClassVar[bool] = False
+    start: int
+    channels: int
+
+    def infer(self, inputs: list[Shape]) -> Shape:
+        return (self.channels, *inputs[0][1:])
+
+    def check(self, graph: Graph, inputs: list[Shape]) -> list[Finding]:
+        if self.start + self.channels <= inputs[0][0]:
+            return []
+        return [self.error(f"`{self.name}` takes channels {self.start} to "
+                           f"{self.start + self.channels} of a {dims(inputs[0])} map", "",
+                           "slice_range")]
+
+    def label(self) -> str:
+        return f"channels {self.start}:{self.start + self.channels}"
+
+
+class ConcatNode(Op):
+    """Its inputs joined along the channels, in order (Res2Net's scales back into one map)."""
+
+    op: Literal["concat"] = "concat"
+    family: ClassVar[str] = "merge"
+
+    def infer(self, inputs: list[Shape]) -> Shape:
+        return (sum(shape[0] for shape in inputs), *inputs[0][1:])
+
+    def check(self, graph: Graph, inputs: list[Shape]) -> list[Finding]:
+        sizes = {tuple(shape[1:]) for shape in inputs}
+        if len(sizes) == 1:
+            return []
+        return [self.error(f"`{self.name}` joins maps of different sizes: "
+                           + ", ".join(dims(shape) for shape in inputs), "", "concat_sizes")]
+
+    def label(self) -> str:
+        return "concat"
+
+
 BUILTIN_OPS: tuple[type[Op], ...] = (
     InputNode,
     ConvNode,
@@ -439,6 +483,8 @@ BUILTIN_OPS: tuple[type[Op], ...] = (
     DropPathNode,
     BlurPoolNode,
     ChannelConvNode,
+    ChannelSliceNode,
+    ConcatNode,
 )
 """Every built-in op: a new one is a class here (or a plugin's) and its compiler
 registration."""

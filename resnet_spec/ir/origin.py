@@ -57,6 +57,8 @@ CAUSES: dict[str, tuple[str, ...]] = {
     "norm_channels": (),
     "linear_features": (),
     "gate_shape": (),
+    "slice_range": (),
+    "concat_sizes": (),
     "unregistered_op": (),
 }
 """Each check of `check.py` -> the spec fields (dotted, `*` for the finding's stage) whose

@@ -394,8 +394,9 @@ class AttentionSpec(_Model):
 class BlockSpec(_Model):
     kind: BlockKindName = Field(
         "basic",
-        description="`basic` (two 3x3), `bottleneck` (1x1, 3x3, 1x1), or their pre-activation "
-        "forms `preact_basic`, `preact_bottleneck`.",
+        description="`basic` (two 3x3), `bottleneck` (1x1, 3x3, 1x1), their pre-activation "
+        "forms `preact_basic`, `preact_bottleneck`, `res2net` (Res2Net's multi-scale "
+        "bottleneck), or an installed package's kind.",
         json_schema_extra=_block_kind_schema,
     )
     expansion: PositiveInt | None = Field(
@@ -429,6 +430,13 @@ class BlockSpec(_Model):
         description="Inner width = round(output channels x this), stated directly (RegNet's "
         "bottleneck ratio; 1: as wide as the output). Bottleneck kinds only; instead of "
         "`base_width`. Default with `group_width`: 1.",
+    )
+    scale: PositiveInt = Field(
+        4,
+        le=64,
+        description="`res2net` only: the 1x1 conv's output is split into `scale` groups of "
+        "floor(width x base_width / 64) x groups channels, the 3x3 convs run on all but the "
+        "last, each fed the previous one's output plus its own group (Gao et al. 2019).",
     )
     stride_at: StrideAt = Field(
         StrideAt.middle,
