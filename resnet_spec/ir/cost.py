@@ -10,8 +10,8 @@ Conventions (docs/cost-model.md explains them):
 - MACs: the multiply-accumulates of convolutions and linear layers only, for one image. This is
   the paper's Table 1 "FLOPs" and torchvision's "GFLOPS"; `torch.utils.flop_counter` reports
   twice this figure. Norms, activations, pools and additions count zero;
-- activations: the elements of every node's output for one image (the input and views excluded), what a
-  training step keeps for the backward pass if nothing is freed or fused;
+- activations: the elements of every node's output for one image (the input and views
+  excluded), what a training step keeps for the backward pass if nothing is freed or fused;
 - effective stride and receptive field, per node, of the input pixels one output element sees:
   `rf_out = rf_in + (k_eff - 1) * jump_in`, `jump_out = jump_in * stride`, with
   `k_eff = dilation * (k - 1) + 1`. An addition takes the largest over its inputs. A global pool
