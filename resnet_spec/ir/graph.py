@@ -131,11 +131,30 @@ class Graph:
         return sum(node.param_count() for node in self.nodes())
 
     def state_shapes(self) -> dict[str, Shape]:
-        """Every checkpoint key (parameters and buffers) with its shape."""
-        out: dict[str, Shape] = {}
+        """Every checkpoint key (parameters and buffers) with its shape, in the order the
+        compiled module's `state_dict()` lists them: torch walks the module tree, so a key
+        follows the first key of each container it sits in (Res2Net's `convs.1` comes before
+        `bns.0`, though the nodes alternate)."""
+        tree: dict[str, Any] = {}
         for node in self.nodes():
-            out.update(node.params())
-            out.update(node.buffers())
+            for key, shape in (node.params() | node.buffers()).items():
+                *path, leaf = key.split(".")
+                level = tree
+                for part in path:
+                    level = level.setdefault(part, {})
+                level[leaf] = shape
+        out: dict[str, Shape] = {}
+
+        def flatten(level: dict[str, Any], prefix: str) -> None:
+            # a module's own tensors come before its children's, as in torch
+            for name, value in level.items():
+                if not isinstance(value, dict):
+                    out[prefix + name] = value
+            for name, value in level.items():
+                if isinstance(value, dict):
+                    flatten(value, f"{prefix}{name}.")
+
+        flatten(tree, "")
         return out
 
     def classifier(self) -> list[Any]:
