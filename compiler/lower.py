@@ -101,6 +101,23 @@ class ChannelConv(nn.Module):
         return f"kernel={self.weight.shape[-1]}"
 
 
+def radix_softmax(logits: torch.Tensor, radix: int, cardinality: int) -> torch.Tensor:
+    """Split attention's weights: (N, radix × C, 1, 1) logits laid out group-major (as the
+    grouped conv gives them) to softmax weights across the splits, laid out split-major."""
+    if radix == 1:
+        return torch.sigmoid(logits)
+    batch = logits.shape[0]
+    grouped = logits.reshape(batch, cardinality, radix, -1).transpose(1, 2)
+    return torch.softmax(grouped, dim=1).reshape(batch, -1, 1, 1)
+
+
+def radix_combine(x: torch.Tensor, weights: torch.Tensor, radix: int) -> torch.Tensor:
+    """The `radix` splits of `x` (N, radix × C, H, W) weighted and summed: (N, C, H, W)."""
+    batch, channels, height, width = x.shape
+    splits = x.reshape(batch, radix, channels // radix, height, width)
+    return (splits * weights.reshape(batch, radix, channels // radix, 1, 1)).sum(dim=1)
+
+
 def gate(x: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
     """Squeeze-and-excitation's excitation: `x` scaled per channel by the sigmoid of `logits`."""
     return x * torch.sigmoid(logits)

@@ -25,6 +25,8 @@ from resnet_spec.compiler.lower import (
     ChannelConv,
     DropPath,
     gate,
+    radix_combine,
+    radix_softmax,
     zero_pad,
 )
 from resnet_spec.plugins import PluginError, Registration, Registry, one_line
@@ -194,6 +196,15 @@ def _concat(node: Any, args: list[fx.Node], lo: Lowering) -> fx.Node:
     return lo.call("call_function", torch.cat, (list(args), 1), node.name)
 
 
+def _radix_softmax(node: Any, args: list[fx.Node], lo: Lowering) -> fx.Node:
+    return lo.call("call_function", radix_softmax, (args[0], node.radix, node.cardinality),
+                   node.name)
+
+
+def _radix_combine(node: Any, args: list[fx.Node], lo: Lowering) -> fx.Node:
+    return lo.call("call_function", radix_combine, (*args, node.radix), node.name)
+
+
 BUILTIN_BACKENDS: dict[str, OpBackend] = {
     "input": OpBackend(_input),
     "conv": OpBackend(_conv, _init_conv, (nn.Conv2d,)),
@@ -212,6 +223,8 @@ BUILTIN_BACKENDS: dict[str, OpBackend] = {
     "channel_conv": OpBackend(_channel_conv, _init_channel_conv, (ChannelConv,)),
     "channel_slice": OpBackend(_channel_slice),
     "concat": OpBackend(_concat),
+    "radix_softmax": OpBackend(_radix_softmax),
+    "radix_combine": OpBackend(_radix_combine),
 }
 """The built-in op kinds' lowering, initialization and module classes."""
 

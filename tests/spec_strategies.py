@@ -86,6 +86,9 @@ class BlockKind:
     normed: Callable[[int, dict[str, Any]], list[int]] | None = None
     """The inner channels its norms see, for a stage width and block settings, where they are
     not the bottleneck's one inner width."""
+    width_multiple: Callable[[dict[str, Any]], int] | None = None
+    """What a stage's width must be a multiple of, for block settings, where the kind splits
+    its inner width further than `groups` does."""
 
 
 def _common(draw: st.DrawFn) -> dict[str, Any]:
@@ -142,6 +145,28 @@ def _res2net_normed(width: int, block: dict[str, Any]) -> list[int]:
     return [group * block.get("scale", 4), group]
 
 
+def _split_attention(draw: st.DrawFn) -> dict[str, Any]:
+    out = {"kind": "split_attention", **_common(draw)}
+    out.pop("anti_alias", None)
+    for name, values in (("groups", [1, 2]), ("base_width", [16, 64]), ("radix", [1, 2, 3]),
+                         ("avd", [True, False]), ("avd_first", [True, False])):
+        if draw(st.booleans()):
+            out[name] = draw(st.sampled_from(values))
+    return out
+
+
+def _split_attention_normed(width: int, block: dict[str, Any]) -> list[int]:
+    inner = width * block.get("base_width", 64) // 64 * block.get("groups", 1)
+    radix = block.get("radix", 2)
+    attention = max(32, int(inner * radix / 4 + 4) // 8 * 8)
+    return [inner, inner * radix, attention]
+
+
+def _split_attention_multiple(block: dict[str, Any]) -> int:
+    # the grouped conv's groups * radix must divide the inner width (width * base_width / 64)
+    return block.get("radix", 2) * 64 // block.get("base_width", 64)
+
+
 BLOCKS: dict[str, BlockKind] = {
     "basic": BlockKind(_basic_kind("basic", anti_alias=True), expansion=1, bottleneck=False),
     "bottleneck": BlockKind(_bottleneck_kind("bottleneck", anti_alias=True), expansion=4,
@@ -150,6 +175,9 @@ BLOCKS: dict[str, BlockKind] = {
     "preact_bottleneck": BlockKind(_bottleneck_kind("preact_bottleneck"), expansion=4,
                                    bottleneck=True),
     "res2net": BlockKind(_res2net, expansion=4, bottleneck=True, normed=_res2net_normed),
+    "split_attention": BlockKind(_split_attention, expansion=4, bottleneck=True,
+                                 normed=_split_attention_normed,
+                                 width_multiple=_split_attention_multiple),
 }
 
 
@@ -233,14 +261,17 @@ def _stage(draw: st.DrawFn, spec: dict[str, Any], in_channels: int
     block = spec["block"]
     if draw(st.integers(0, 3)) == 0:  # a stage of another kind: every top-level key restated
         kind = draw(st.sampled_from(sorted(BLOCKS)))
-        block = {"groups": 1, "base_width": 64, "anti_alias": "none", "scale": 4,
-                 **BLOCKS[kind].draw(draw)}
+        block = {"groups": 1, "base_width": 64, "anti_alias": "none", "scale": 4, "radix": 2,
+                 "avd": True, "avd_first": False, **BLOCKS[kind].draw(draw)}
         if not BLOCKS[kind].bottleneck:
             block["groups"], block["base_width"] = 1, 64
         stage["block"] = block
     kind = BLOCKS[block["kind"]]
     if kind.bottleneck:  # too narrow for its base_width: widen it
         stage["width"] = max(stage["width"], -(-64 // block.get("base_width", 64)))
+    if kind.width_multiple:
+        step = kind.width_multiple(block)
+        stage["width"] = -(-stage["width"] // step) * step
     expansion = block.get("expansion", kind.expansion)
     # a stage's override keeps the top-level `se` unless it sets its own
     reduction = block.get("se", spec["block"].get("se", {})).get("reduction", 1)

@@ -97,18 +97,18 @@ def test_the_plugins_kind_is_validated_with_located_errors(tinyplug: Path,
     assert errors_of(dropout) == (
         f"{dropout}:4:66: block.dropout: the block kind `scaled_basic` has no place for "
         "`dropout` (kinds that take it: `basic`, `bottleneck`, `preact_basic`, "
-        "`preact_bottleneck` and `res2net`); remove it")
+        "`preact_bottleneck`, `res2net` and `split_attention`); remove it")
     unknown = spec_file(tmp_path, TINY.replace("kind: scaled_basic", "kind: scaled"))
     assert errors_of(unknown) == (
         f"{unknown}:4:15: block.kind: expected `basic`, `bottleneck`, `preact_basic`, "
-        "`preact_bottleneck`, `res2net` or `scaled_basic`, got `scaled`")
+        "`preact_bottleneck`, `res2net`, `scaled_basic` or `split_attention`, got `scaled`")
 
 
 def test_a_kind_not_installed_is_unknown(tmp_path: Path) -> None:
     spec = spec_file(tmp_path)
     assert errors_of(spec).startswith(
         f"{spec}:4:15: block.kind: expected `basic`, `bottleneck`, `preact_basic`, "
-        "`preact_bottleneck` or `res2net`, got `scaled_basic`")
+        "`preact_bottleneck`, `res2net` or `split_attention`, got `scaled_basic`")
 
 
 def test_the_plugins_op_is_drawn_and_costed_as_torch_counts_it(tinyplug: Path,
@@ -167,7 +167,7 @@ def test_the_schema_lists_the_kind_only_when_installed(site: Path) -> None:
     assert "scaled_basic" not in kinds()
     with installed(site):
         assert kinds() == ["basic", "bottleneck", "preact_basic", "preact_bottleneck",
-                           "res2net", "scaled_basic"]
+                           "res2net", "scaled_basic", "split_attention"]
         # editors check the kind's options too
         validator = jsonschema.Draft202012Validator(json_schema())
         assert not list(validator.iter_errors(yaml.safe_load(TINY)))

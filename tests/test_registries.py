@@ -82,7 +82,7 @@ def test_a_block_kind_resolves_only_through_its_registration(
         resnet_spec.elaborate(spec)
     assert str(caught.value).startswith(
         f"{spec}:2:15: block.kind: expected `bottleneck`, `preact_basic`, "
-        "`preact_bottleneck` or `res2net`, got `basic`")
+        "`preact_bottleneck`, `res2net` or `split_attention`, got `basic`")
 
 
 # -- plugins: what an installed package registers is held to the same contract ----------------

@@ -34,6 +34,7 @@ TIMM = {
     "regnetx_002": 2_684_792,
     "regnety_016": 11_202_430,
     "res2net50_26w_4s": 25_699_120,
+    "resnest50d": 27_483_240,
 }
 # torchvision's RegNets: its weights' `num_params` (test_regnet compares the live models too)
 TORCHVISION_REGNETS = {"regnet_y_400mf": 4_344_144}

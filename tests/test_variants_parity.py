@@ -17,8 +17,8 @@ timm = pytest.importorskip("timm")
 torchvision = pytest.importorskip("torchvision")
 
 TIMM_VARIANTS = ["resnet50c", "resnet50d", "resnet50t", "resnetrs50", "resnetblur50",
-                 "resnetaa50d", "ecaresnet50d", "res2net50_26w_4s", "seresnet50",
-                 "seresnext50_32x4d"]
+                 "resnetaa50d", "ecaresnet50d", "res2net50_26w_4s", "resnest50d",
+                 "seresnet50", "seresnext50_32x4d"]
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pydantic import BaseModel
 
 from resnet_spec.elaboration import excite
-from resnet_spec.elaboration.attention import Attended, attend
+from resnet_spec.elaboration.attention import Attended, attend, squeeze_channels
 from resnet_spec.elaboration.context import BlockCtx, Ctx, Cursor
 from resnet_spec.elaboration.registry import lookup
 from resnet_spec.elaboration.shortcuts import shortcut
@@ -31,6 +31,9 @@ from resnet_spec.ir import (
     ConcatNode,
     DropoutNode,
     PoolNode,
+    RadixCombineNode,
+    RadixSoftmaxNode,
+    SqueezeNode,
 )
 from resnet_spec.plugins import Registry
 from resnet_spec.spec.schema import AntiAlias, AttentionAt, BlockSpec, StrideAt
@@ -202,6 +205,46 @@ def res2net(ctx: Ctx, b: BlockCtx, x: Cursor) -> Built:
     return residual(ctx, b, x, y, inner=group * scale, last_act="act3")
 
 
+def split_attention(ctx: Ctx, b: BlockCtx, x: Cursor) -> Built:
+    """ResNeSt (Zhang et al. 2020): the bottleneck whose 3x3 conv is split attention. The conv
+    gives `radix` splits (groups × radix groups), each normed and activated; their sum is
+    squeezed, through a grouped 1x1 conv + norm + act and a grouped 1x1 conv back to one logit
+    per split and channel, softmax across the splits; the splits weighed and summed. Where the
+    block strides (`avd`), a 3x3 average pool takes the stride, after the conv or before it
+    (`avd_first`). timm's names: `conv2.conv`, `conv2.bn0`, `conv2.fc1`, `conv2.bn1`,
+    `conv2.fc2`, `avd_last` / `avd_first`."""
+    inner = bottleneck_width(b.width, b.spec)
+    radix, cardinality = b.spec.radix, b.spec.groups
+    avd = b.spec.avd and b.stride > 1
+    y = ctx.conv_norm(x, "conv1", "bn1", inner, kernel=1)
+    y = ctx.act(y, "act1")
+    pool = {"kind": "avg", "kernel": 3, "stride": b.stride, "padding": 1}
+    if avd and b.spec.avd_first:
+        y = ctx.add(PoolNode, "avd_first", [y], **pool)
+    y = ctx.conv_norm(y, "conv2.conv", "conv2.bn0", inner * radix, kernel=3,
+                      stride=1 if avd else b.stride, dilation=b.first_dilation,
+                      groups=cardinality * radix)
+    splits = ctx.act(y, "conv2.act0")
+    total = ctx.add(ChannelSliceNode, "conv2.split.0", [splits], start=0, channels=inner)
+    for r in range(1, radix):
+        part = ctx.add(ChannelSliceNode, f"conv2.split.{r}", [splits], start=r * inner,
+                       channels=inner)
+        total = ctx.add(AddNode, f"conv2.sum.{r}", [total, part])
+    s = ctx.add(SqueezeNode, "conv2.pool", [total])
+    attention = squeeze_channels(inner * radix, 4, 8, 32)
+    s = ctx.conv(s, "conv2.fc1", attention, kernel=1, groups=cardinality, bias=True)
+    s = ctx.act(ctx.norm(s, "conv2.bn1"), "conv2.act1")
+    s = ctx.conv(s, "conv2.fc2", inner * radix, kernel=1, groups=cardinality, bias=True)
+    s = ctx.add(RadixSoftmaxNode, "conv2.softmax", [s], radix=radix, cardinality=cardinality)
+    y = ctx.add(RadixCombineNode, "conv2.combine", [splits, s], radix=radix)
+    if avd and not b.spec.avd_first:
+        y = ctx.add(PoolNode, "avd_last", [y], **pool)
+    y = inner_dropout(ctx, b, y)
+    y = ctx.conv_norm(y, "conv3", "bn3", b.out_channels, kernel=1,
+                      zero_init=b.spec.zero_init_last_norm)
+    return residual(ctx, b, x, y, inner=inner, last_act="act3")
+
+
 def residual(ctx: Ctx, b: BlockCtx, x: Cursor, branch: Cursor, *, inner: int,
              preact: Cursor | None = None, last_act: str | None = None,
              middle: Attended | None = None, groups: int | None = None) -> Built:
@@ -282,6 +325,11 @@ BUILTIN_BLOCK_KINDS: dict[str, BlockKind] = {kind.name: kind for kind in (
     BlockKind("res2net", res2net, "Res2Net's multi-scale bottleneck (`scale` groups)",
               expansion=4, inner_width=res2net_width, fields=("groups", "base_width", "scale"),
               module_class="Bottle2neck", family="norm", places=("dropout",)),
+    BlockKind("split_attention", split_attention,
+              "ResNeSt's bottleneck: a split-attention 3x3 (`radix` splits)", expansion=4,
+              inner_width=bottleneck_width,
+              fields=("groups", "base_width", "radix", "avd", "avd_first"),
+              module_class="ResNestBottleneck", family="norm", places=("dropout",)),
 )}
 """The built-in block kinds by name."""
 

@@ -40,6 +40,8 @@ from resnet_spec.ir.ops import (
     LinearNode,
     NormNode,
     PoolNode,
+    RadixCombineNode,
+    RadixSoftmaxNode,
     SqueezeNode,
     ZeroPadNode,
 )
@@ -58,7 +60,7 @@ by op kind (the compiler's `BACKENDS`) covers these."""
 __all__ = [
     "NODE_TYPES", "OMIT_DEFAULT", "OP_CLASSES", "OP_KINDS", "ActNode", "AddNode", "BlockInfo",
     "BlurPoolNode", "ChannelConvNode", "ChannelSliceNode", "ConcatNode", "ConvNode",
-    "DropPathNode", "DropoutNode", "Finding",
-    "GateNode", "GlobalPoolNode", "Graph", "InputNode", "LinearNode", "NormNode", "Op",
-    "PoolNode", "Scope", "Shape", "SqueezeNode", "StageInfo", "ZeroPadNode",
+    "DropPathNode", "DropoutNode", "Finding", "GateNode", "GlobalPoolNode", "Graph",
+    "InputNode", "LinearNode", "NormNode", "Op", "PoolNode", "RadixCombineNode",
+    "RadixSoftmaxNode", "Scope", "Shape", "SqueezeNode", "StageInfo", "ZeroPadNode",
 ]

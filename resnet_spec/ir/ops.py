@@ -467,6 +467,50 @@ class ConcatNode(Op):
         return "concat"
 
 
+class RadixSoftmaxNode(Op):
+    """Split attention's weights (ResNeSt, Zhang et al. 2020): the logits of `radix` splits of
+    each of `cardinality` groups, softmax across the splits (a sigmoid for one split). Shape
+    kept: (radix × C, 1, 1), split-major."""
+
+    op: Literal["radix_softmax"] = "radix_softmax"
+    family: ClassVar[str] = "merge"
+    radix: int
+    cardinality: int
+
+    def check(self, graph: Graph, inputs: list[Shape]) -> list[Finding]:
+        c = inputs[0][0]
+        if tuple(inputs[0][1:]) == (1, 1) and c % (self.radix * self.cardinality) == 0:
+            return []
+        return [self.error(f"`{self.name}` splits a {dims(inputs[0])} map into {self.radix} × "
+                           f"{self.cardinality} groups of logits", "", "gate_shape")]
+
+    def label(self) -> str:
+        return f"softmax over {self.radix} splits" if self.radix > 1 else "sigmoid"
+
+
+class RadixCombineNode(Op):
+    """The splits of a (radix × C, H, W) map weighted by their (radix × C, 1, 1) weights and
+    summed: (C, H, W)."""
+
+    op: Literal["radix_combine"] = "radix_combine"
+    family: ClassVar[str] = "merge"
+    radix: int
+
+    def infer(self, inputs: list[Shape]) -> Shape:
+        c, h, w = inputs[0]
+        return (c // self.radix, h, w)
+
+    def check(self, graph: Graph, inputs: list[Shape]) -> list[Finding]:
+        (c, _, _), weights = inputs
+        if c % self.radix == 0 and weights == (c, 1, 1):
+            return []
+        return [self.error(f"`{self.name}` weighs {self.radix} splits of a {dims(inputs[0])} "
+                           f"map by a {dims(weights)} map", "", "gate_shape")]
+
+    def label(self) -> str:
+        return f"Σ of {self.radix} splits × weights"
+
+
 BUILTIN_OPS: tuple[type[Op], ...] = (
     InputNode,
     ConvNode,
@@ -485,6 +529,8 @@ BUILTIN_OPS: tuple[type[Op], ...] = (
     ChannelConvNode,
     ChannelSliceNode,
     ConcatNode,
+    RadixSoftmaxNode,
+    RadixCombineNode,
 )
 """Every built-in op: a new one is a class here (or a plugin's) and its compiler
 registration."""

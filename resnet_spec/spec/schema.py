@@ -396,7 +396,7 @@ class BlockSpec(_Model):
         "basic",
         description="`basic` (two 3x3), `bottleneck` (1x1, 3x3, 1x1), their pre-activation "
         "forms `preact_basic`, `preact_bottleneck`, `res2net` (Res2Net's multi-scale "
-        "bottleneck), or an installed package's kind.",
+        "bottleneck), `split_attention` (ResNeSt's), or an installed package's kind.",
         json_schema_extra=_block_kind_schema,
     )
     expansion: PositiveInt | None = Field(
@@ -437,6 +437,22 @@ class BlockSpec(_Model):
         description="`res2net` only: the 1x1 conv's output is split into `scale` groups of "
         "floor(width x base_width / 64) x groups channels, the 3x3 convs run on all but the "
         "last, each fed the previous one's output plus its own group (Gao et al. 2019).",
+    )
+    radix: PositiveInt = Field(
+        2,
+        le=16,
+        description="`split_attention` only: the 3x3 conv computes `radix` splits of its "
+        "output, weighed per channel by a softmax across them (ResNeSt; 1: a sigmoid gate).",
+    )
+    avd: bool = Field(
+        True,
+        description="`split_attention` only: where a block strides, a 3x3 average pool takes "
+        "the stride instead of the 3x3 conv (ResNeSt's `avd`).",
+    )
+    avd_first: bool = Field(
+        False,
+        description="`split_attention` only, with `avd`: the pool before the 3x3 conv rather "
+        "than after it.",
     )
     stride_at: StrideAt = Field(
         StrideAt.middle,
