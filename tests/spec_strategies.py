@@ -167,6 +167,52 @@ def _split_attention_multiple(block: dict[str, Any]) -> int:
     return block.get("radix", 2) * 64 // block.get("base_width", 64)
 
 
+def _sk_options(draw: st.DrawFn, out: dict[str, Any]) -> dict[str, Any]:
+    for name, values in (("paths", [2, 3]), ("sk_reduction", [1, 4, 16]),
+                         ("sk_divisor", [1, 2, 8])):
+        if draw(st.booleans()):
+            out[name] = draw(st.sampled_from(values))
+    return out
+
+
+def _sk_basic(draw: st.DrawFn) -> dict[str, Any]:
+    # split_input divides the block's input among the paths: a block's input is the previous
+    # stage's output, which this oracle does not choose, so the basic kind keeps its paths whole
+    # (tests/test_selective_kernel.py holds the split's rule)
+    return _sk_options(draw, {"kind": "sk_basic", **_common(draw), "split_input": False})
+
+
+def _sk_bottleneck(draw: st.DrawFn) -> dict[str, Any]:
+    out = {"kind": "sk_bottleneck", **_common(draw)}
+    for name, values in (("groups", [1, 2]), ("base_width", [16, 64]),
+                         ("split_input", [True, False])):
+        if draw(st.booleans()):
+            out[name] = draw(st.sampled_from(values))
+    return _sk_options(draw, out)
+
+
+def _sk_reduced(width: int, block: dict[str, Any]) -> int:
+    divisor = block.get("sk_divisor", 8)
+    exact = width / block.get("sk_reduction", 16)
+    out = max(divisor, int(exact + divisor / 2) // divisor * divisor)
+    return out + divisor if out < 0.9 * exact else out
+
+
+def _sk_basic_normed(width: int, block: dict[str, Any]) -> list[int]:
+    return [width, _sk_reduced(width, block)]
+
+
+def _sk_bottleneck_normed(width: int, block: dict[str, Any]) -> list[int]:
+    inner = width * block.get("base_width", 64) // 64 * block.get("groups", 1)
+    return [inner, _sk_reduced(inner, block)]
+
+
+def _sk_bottleneck_multiple(block: dict[str, Any]) -> int:
+    # split inputs: each path's slice of the inner width must split into `groups` groups
+    paths = block.get("paths", 2) if block.get("split_input", True) else 1
+    return paths * 64 // block.get("base_width", 64)
+
+
 BLOCKS: dict[str, BlockKind] = {
     "basic": BlockKind(_basic_kind("basic", anti_alias=True), expansion=1, bottleneck=False),
     "bottleneck": BlockKind(_bottleneck_kind("bottleneck", anti_alias=True), expansion=4,
@@ -178,6 +224,10 @@ BLOCKS: dict[str, BlockKind] = {
     "split_attention": BlockKind(_split_attention, expansion=4, bottleneck=True,
                                  normed=_split_attention_normed,
                                  width_multiple=_split_attention_multiple),
+    "sk_basic": BlockKind(_sk_basic, expansion=1, bottleneck=False, normed=_sk_basic_normed),
+    "sk_bottleneck": BlockKind(_sk_bottleneck, expansion=4, bottleneck=True,
+                               normed=_sk_bottleneck_normed,
+                               width_multiple=_sk_bottleneck_multiple),
 }
 
 
@@ -262,7 +312,8 @@ def _stage(draw: st.DrawFn, spec: dict[str, Any], in_channels: int
     if draw(st.integers(0, 3)) == 0:  # a stage of another kind: every top-level key restated
         kind = draw(st.sampled_from(sorted(BLOCKS)))
         block = {"groups": 1, "base_width": 64, "anti_alias": "none", "scale": 4, "radix": 2,
-                 "avd": True, "avd_first": False, **BLOCKS[kind].draw(draw)}
+                 "avd": True, "avd_first": False, "paths": 2, "split_input": True,
+                 "sk_reduction": 16, "sk_divisor": 8, **BLOCKS[kind].draw(draw)}
         if not BLOCKS[kind].bottleneck:
             block["groups"], block["base_width"] = 1, 64
         stage["block"] = block

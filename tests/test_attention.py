@@ -68,7 +68,7 @@ def test_block_se_and_attention_se_build_the_same() -> None:
 @pytest.mark.parametrize(("block", "message"), [
     ({"attention": {"kind": "cbam"}}, "block.attention.kind: expected `eca` or `se`, got `cbam`"),
     ({"attention": {"kind": "eca", "reduction": 4}},
-     "block.attention.reduction: `reduction` applies to the attention kinds `se`, not `eca`"),
+     "block.attention.reduction: `reduction` applies to the attention kind `se`, not `eca`"),
     ({"attention": {"kind": "eca", "kernel": 4}}, "kernel must be odd, got 4"),
     ({"se": {"reduction": 4}, "attention": {"kind": "eca"}},
      "block.attention: a block has `se` or `attention`, not both"),

@@ -81,8 +81,9 @@ def test_a_block_kind_resolves_only_through_its_registration(
     with pytest.raises(SpecError) as caught:
         resnet_spec.elaborate(spec)
     assert str(caught.value).startswith(
-        f"{spec}:2:15: block.kind: expected `bottleneck`, `preact_basic`, "
-        "`preact_bottleneck`, `res2net` or `split_attention`, got `basic`")
+        f"{spec}:2:15: block.kind: expected "
+        + " or ".join([", ".join(f"`{k}`" for k in sorted(blocks.BLOCK_KINDS)[:-1]),
+                       f"`{sorted(blocks.BLOCK_KINDS)[-1]}`"]) + ", got `basic`")
 
 
 # -- plugins: what an installed package registers is held to the same contract ----------------

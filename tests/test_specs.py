@@ -35,6 +35,8 @@ TIMM = {
     "regnety_016": 11_202_430,
     "res2net50_26w_4s": 25_699_120,
     "resnest50d": 27_483_240,
+    "skresnet18": 11_958_056,
+    "skresnext50_32x4d": 27_479_784,
 }
 # torchvision's RegNets: its weights' `num_params` (test_regnet compares the live models too)
 TORCHVISION_REGNETS = {"regnet_y_400mf": 4_344_144}

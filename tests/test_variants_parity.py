@@ -18,6 +18,7 @@ torchvision = pytest.importorskip("torchvision")
 
 TIMM_VARIANTS = ["resnet50c", "resnet50d", "resnet50t", "resnetrs50", "resnetblur50",
                  "resnetaa50d", "ecaresnet50d", "res2net50_26w_4s", "resnest50d",
+                 "skresnet18", "skresnext50_32x4d",
                  "seresnet50", "seresnext50_32x4d"]
 
 

@@ -20,7 +20,7 @@ for spec in resnet50c resnet50d seresnet50 resnetv2_50 cifar_preact_resnet164 re
 done
 # one blocks-level diagram per variant of issue 24, for docs/writing-specs.md
 for spec in wrn28_10 resnetrs50 resnetblur50 resnetaa50d ecaresnet50d regnety_016 \
-    res2net50_26w_4s resnest50d; do
+    res2net50_26w_4s resnest50d skresnet18; do
   resnet-spec render "$spec" --level blocks -o "$out/$spec.blocks.svg"
 done
 for example in resnet50_drop_path resnet18_features; do

@@ -51,11 +51,14 @@ class AttentionKind:
 
 
 def squeeze_channels(width: int, reduction: int, divisor: int = 8,
-                     least: int | None = None) -> int:
+                     least: int | None = None, round_limit: float = 0.0) -> int:
     """`width / reduction` rounded to the nearest multiple of `divisor`, at least `least`
-    (default `divisor`): timm's `make_divisible(v, divisor, round_limit=0)`."""
+    (default `divisor`), one `divisor` more where that fell below `round_limit` of it: timm's
+    `make_divisible(v, divisor, least, round_limit)`."""
     least = divisor if least is None else least
-    return max(least, int(width / reduction + divisor / 2) // divisor * divisor)
+    exact = width / reduction
+    out = max(least, int(exact + divisor / 2) // divisor * divisor)
+    return out + divisor if out < round_limit * exact else out
 
 
 def squeeze_excite(ctx: Ctx, x: Cursor, reduced: int) -> Cursor:

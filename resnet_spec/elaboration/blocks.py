@@ -231,7 +231,7 @@ def split_attention(ctx: Ctx, b: BlockCtx, x: Cursor) -> Built:
                        channels=inner)
         total = ctx.add(AddNode, f"conv2.sum.{r}", [total, part])
     s = ctx.add(SqueezeNode, "conv2.pool", [total])
-    attention = squeeze_channels(inner * radix, 4, 8, 32)
+    attention = squeeze_channels(inner * radix, 4, 8, 32, round_limit=0.9)
     s = ctx.conv(s, "conv2.fc1", attention, kernel=1, groups=cardinality, bias=True)
     s = ctx.act(ctx.norm(s, "conv2.bn1"), "conv2.act1")
     s = ctx.conv(s, "conv2.fc2", inner * radix, kernel=1, groups=cardinality, bias=True)
@@ -243,6 +243,71 @@ def split_attention(ctx: Ctx, b: BlockCtx, x: Cursor) -> Built:
     y = ctx.conv_norm(y, "conv3", "bn3", b.out_channels, kernel=1,
                       zero_init=b.spec.zero_init_last_norm)
     return residual(ctx, b, x, y, inner=inner, last_act="act3")
+
+
+def selective_kernel(ctx: Ctx, b: BlockCtx, x: Cursor, name: str, out: int, *, stride: int,
+                     groups: int = 1) -> Cursor:
+    """Li et al. 2019, as timm builds it: `paths` 3x3 conv + norm + act at dilations 1, 2, ...
+    (the paper's larger kernels as dilated 3x3s), each on all of `x` or on its own 1/paths of
+    the channels (`split_input`); their sum squeezed through a 1x1 conv + norm + act
+    (out / sk_reduction, a multiple of sk_divisor) and a 1x1 conv to one logit per path and
+    channel, softmax across the paths; the paths weighed and summed. timm's names under
+    `name`: `paths.i.conv`, `paths.i.bn`, `attn.fc_reduce`, `attn.bn`, `attn.fc_select`."""
+    paths = b.spec.paths
+    part = x.shape[0]
+    if b.spec.split_input:
+        if part % paths:
+            raise GraphError(f"`{b.name}.{name}` splits its {part} input channels among "
+                             f"{paths} paths (split_input), and {paths} does not divide {part}",
+                             ctx.source(*ctx.block_field(b.stage_index, "paths")),
+                             "use split_input: false, or widths that `paths` divides")
+        part //= paths
+    outs: list[Cursor] = []
+    for i in range(paths):
+        y = x
+        if b.spec.split_input:
+            y = ctx.add(ChannelSliceNode, f"{name}.split.{i}", [x], start=i * part,
+                        channels=part)
+        y = ctx.conv_norm(y, f"{name}.paths.{i}.conv", f"{name}.paths.{i}.bn", out,
+                          kernel=3, stride=stride, dilation=b.first_dilation * (i + 1),
+                          groups=min(out, groups))
+        outs.append(ctx.act(y, f"{name}.paths.{i}.act"))
+    total = outs[0]
+    for i in range(1, paths):
+        total = ctx.add(AddNode, f"{name}.sum.{i}", [total, outs[i]])
+    s = ctx.add(SqueezeNode, f"{name}.attn.pool", [total])
+    reduced = squeeze_channels(out, b.spec.sk_reduction, b.spec.sk_divisor, round_limit=0.9)
+    s = ctx.conv(s, f"{name}.attn.fc_reduce", reduced, kernel=1)
+    s = ctx.act(ctx.norm(s, f"{name}.attn.bn"), f"{name}.attn.act")
+    s = ctx.conv(s, f"{name}.attn.fc_select", out * paths, kernel=1)
+    weights = ctx.add(RadixSoftmaxNode, f"{name}.attn.softmax", [s], radix=paths,
+                      cardinality=1)
+    stacked = ctx.add(ConcatNode, f"{name}.stack", outs)
+    return ctx.add(RadixCombineNode, f"{name}.combine", [stacked, weights], radix=paths)
+
+
+def sk_basic(ctx: Ctx, b: BlockCtx, x: Cursor) -> Built:
+    """timm's SelectiveKernelBasic: a selective-kernel conv (strided), then a 3x3 conv +
+    norm, the addition and the act. Names `conv1.*` (`selective_kernel`), `conv2.conv`,
+    `conv2.bn`."""
+    y = selective_kernel(ctx, b, x, "conv1", b.width, stride=b.stride)
+    y = inner_dropout(ctx, b, y)
+    y = ctx.conv_norm(y, "conv2.conv", "conv2.bn", b.out_channels, kernel=3,
+                      dilation=b.dilation, zero_init=b.spec.zero_init_last_norm)
+    return residual(ctx, b, x, y, inner=b.width, last_act="act")
+
+
+def sk_bottleneck(ctx: Ctx, b: BlockCtx, x: Cursor) -> Built:
+    """timm's SelectiveKernelBottleneck: 1x1 conv + norm + act, a selective-kernel conv
+    (strided, `groups` groups per path), 1x1 conv + norm, the addition and the act. Names
+    `conv1.conv`, `conv1.bn`, `conv2.*` (`selective_kernel`), `conv3.conv`, `conv3.bn`."""
+    inner = bottleneck_width(b.width, b.spec)
+    y = ctx.act(ctx.conv_norm(x, "conv1.conv", "conv1.bn", inner, kernel=1), "conv1.act")
+    y = selective_kernel(ctx, b, y, "conv2", inner, stride=b.stride, groups=b.spec.groups)
+    y = inner_dropout(ctx, b, y)
+    y = ctx.conv_norm(y, "conv3.conv", "conv3.bn", b.out_channels, kernel=1,
+                      zero_init=b.spec.zero_init_last_norm)
+    return residual(ctx, b, x, y, inner=inner, last_act="act")
 
 
 def residual(ctx: Ctx, b: BlockCtx, x: Cursor, branch: Cursor, *, inner: int,
@@ -307,6 +372,7 @@ def _norm_act(ctx: Ctx, x: Cursor, n: str, *, zero_init: bool = False) -> Cursor
 
 _BOTTLENECK_FIELDS = ("groups", "base_width", "group_width", "bottleneck_ratio")
 _PLACED = ("dropout", "anti_alias", "attention")
+_SK_FIELDS = ("paths", "split_input", "sk_reduction", "sk_divisor")
 
 BUILTIN_BLOCK_KINDS: dict[str, BlockKind] = {kind.name: kind for kind in (
     BlockKind("basic", basic, "two 3x3", module_class="BasicBlock", family="conv",
@@ -330,6 +396,14 @@ BUILTIN_BLOCK_KINDS: dict[str, BlockKind] = {kind.name: kind for kind in (
               inner_width=bottleneck_width,
               fields=("groups", "base_width", "radix", "avd", "avd_first"),
               module_class="ResNestBottleneck", family="norm", places=("dropout",)),
+    BlockKind("sk_basic", sk_basic,
+              "a selective-kernel conv (`paths` dilated 3x3s, softmax-weighed), then a 3x3",
+              fields=_SK_FIELDS, module_class="SelectiveKernelBasic", family="conv",
+              places=("dropout",)),
+    BlockKind("sk_bottleneck", sk_bottleneck,
+              "1x1, a selective-kernel conv in place of the 3x3, 1x1", expansion=4,
+              inner_width=bottleneck_width, fields=("groups", "base_width", *_SK_FIELDS),
+              module_class="SelectiveKernelBottleneck", family="norm", places=("dropout",)),
 )}
 """The built-in block kinds by name."""
 

@@ -383,7 +383,7 @@ class AttentionSpec(_Model):
         for name in ("reduction", "of", "divisor", "min_channels", "kernel"):
             if getattr(self, name) is not None and name not in kind.fields:
                 users = sorted(k for k, v in attention_kinds().items() if name in v.fields)
-                raise _cross_field(f"`{name}` applies to the attention kinds "
+                raise _cross_field(f"`{name}` applies to the attention "
                                    f"{_kinds_in_words(users)}, not `{self.kind}` (remove it)",
                                    name)
         if self.kernel is not None and self.kernel % 2 == 0:
@@ -396,7 +396,8 @@ class BlockSpec(_Model):
         "basic",
         description="`basic` (two 3x3), `bottleneck` (1x1, 3x3, 1x1), their pre-activation "
         "forms `preact_basic`, `preact_bottleneck`, `res2net` (Res2Net's multi-scale "
-        "bottleneck), `split_attention` (ResNeSt's), or an installed package's kind.",
+        "bottleneck), `split_attention` (ResNeSt's), `sk_basic` and `sk_bottleneck` (selective "
+        "kernels), or an installed package's kind.",
         json_schema_extra=_block_kind_schema,
     )
     expansion: PositiveInt | None = Field(
@@ -454,6 +455,31 @@ class BlockSpec(_Model):
         description="`split_attention` only, with `avd`: the pool before the 3x3 conv rather "
         "than after it.",
     )
+    paths: int = Field(
+        2,
+        ge=2,
+        le=8,
+        description="`sk_basic`, `sk_bottleneck` only: the selective-kernel conv's paths, "
+        "3x3 convs at dilations 1, 2, ... (Li et al. 2019's 3x3 and 5x5, as timm builds "
+        "them), weighed per channel by a softmax across them.",
+    )
+    split_input: bool = Field(
+        True,
+        description="`sk_basic`, `sk_bottleneck` only: each path convolves its own "
+        "1/paths of the input channels (timm's default) rather than all of them.",
+    )
+    sk_reduction: PositiveInt = Field(
+        16,
+        le=limits.MAX_CHANNELS,
+        description="`sk_basic`, `sk_bottleneck` only: the selective-kernel attention's "
+        "1x1 conv reduces the conv's width by this (timm's 1 / rd_ratio)...",
+    )
+    sk_divisor: PositiveInt = Field(
+        8,
+        le=limits.MAX_CHANNELS,
+        description="`sk_basic`, `sk_bottleneck` only: ...to a multiple of this, at least "
+        "this (timm's rd_divisor).",
+    )
     stride_at: StrideAt = Field(
         StrideAt.middle,
         strict=False,
@@ -509,7 +535,7 @@ class BlockSpec(_Model):
             users = [k for k in kinds if name in kinds[k].fields]
             if users and self.kind not in users and getattr(self, name) != field.default:
                 raise _cross_field(
-                    f"`{name}` applies only to the block kinds {_kinds_in_words(users)}, not "
+                    f"`{name}` applies only to the block {_kinds_in_words(users)}, not "
                     f"`{self.kind}` (use kind: {users[0]}, or remove it)",
                     name,
                 )
@@ -526,16 +552,18 @@ class BlockSpec(_Model):
                                "is `attention: {kind: se, reduction: r}`)", "attention")
         if self.attention is not None and self.attention.at is AttentionAt.middle and \
                 "attention" not in kinds[self.kind].places:
-            takers = [k for k in kinds if "attention" in kinds[k].places]
+            takers = _kinds_in_words([k for k in kinds if "attention" in kinds[k].places],
+                                     noun=False)
             raise _cross_field(f"the block kind `{self.kind}` has no middle place for "
-                               f"attention (kinds that have: {_kinds_in_words(takers)}); use "
+                               f"attention (kinds that have: {takers}); use "
                                "at: last_norm", "attention")
         for name in PLACED_FIELDS:
             if getattr(self, name) != type(self).model_fields[name].default and \
                     name not in kinds[self.kind].places:
-                takers = [k for k in kinds if name in kinds[k].places]
+                takers = _kinds_in_words([k for k in kinds if name in kinds[k].places],
+                                         noun=False)
                 raise _cross_field(f"the block kind `{self.kind}` has no place for `{name}` "
-                                   f"(kinds that take it: {_kinds_in_words(takers)}); remove it",
+                                   f"(kinds that take it: {takers}); remove it",
                                    name)
         if self.anti_alias is not AntiAlias.none and self.stride_at is StrideAt.first and \
                 "base_width" in kinds[self.kind].fields:
@@ -572,10 +600,14 @@ PLACED_FIELDS = ("dropout", "anti_alias")
 does not, they are an error rather than silently ignored."""
 
 
-def _kinds_in_words(names: list[str]) -> str:
-    """`a`, `b` and `c`."""
-    quoted = [f"`{name}`" for name in names]
-    return quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} and {quoted[-1]}"
+def _kinds_in_words(names: list[str], noun: bool = True) -> str:
+    """`kind `a`` or `kinds `a`, `b` and `c`` (without the noun where `noun` is false),
+    sorted: a message does not change with the order kinds register in."""
+    quoted = [f"`{name}`" for name in sorted(names)]
+    listed = quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} and {quoted[-1]}"
+    if not noun:
+        return listed
+    return f"kind {listed}" if len(quoted) == 1 else f"kinds {listed}"
 
 
 _OVERRIDE_NOTES = {
