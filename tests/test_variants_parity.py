@@ -39,11 +39,13 @@ def ours_with(name: str | Path, state: dict[str, torch.Tensor]) -> torch.nn.Modu
 
 
 @pytest.mark.parametrize("name", TIMM_VARIANTS)
-def test_timm_variant_keys_order_and_outputs(name: str) -> None:
+def test_timm_variant_keys_order_and_outputs(name: str, tmp_path: Path) -> None:
     theirs = timm_model(name, 3)
     assert list(shapes(resnet_spec.build(name, device="meta")).items()) == list(
         shapes(theirs).items())
-    ours = ours_with(name, theirs.state_dict())
+    # timm's own checkpoint file, as `build NAME --weights FILE` takes it
+    torch.save(theirs.state_dict(), tmp_path / f"{name}.pth")
+    ours = resnet_spec.build(name, weights=tmp_path / f"{name}.pth").eval()
     x = image(2)
     with torch.no_grad():
         torch.testing.assert_close(ours(x), theirs(x), atol=1e-5, rtol=1e-5)

@@ -333,8 +333,12 @@ def residual(ctx: Ctx, b: BlockCtx, x: Cursor, branch: Cursor, *, inner: int,
 
 def anti_alias(ctx: Ctx, b: BlockCtx, x: Cursor) -> Cursor:
     """`x` downsampled by 2 through the block's `anti_alias` (`<block>.aa`), if it has one and
-    strides by 2; else `x`. Its conv then runs at stride 1 (`conv_stride`)."""
-    if conv_stride(b) == b.stride:
+    strides by 2; else `x`. Its conv then runs at stride 1 (`conv_stride`). A blur also stays,
+    at stride 1, in the first block of a dilated stage (whose stride the dilation took), as
+    timm keeps it there: its checkpoints then give its outputs at any `output_stride`."""
+    dilated_blur = (b.spec.anti_alias is AntiAlias.blur and b.stride == 1
+                    and b.first_dilation != b.dilation)
+    if conv_stride(b) == b.stride and not dilated_blur:
         return x
     with ctx.at(loc=ctx.source(*ctx.block_field(b.stage_index, "anti_alias"))):
         if b.spec.anti_alias is AntiAlias.blur:
