@@ -83,10 +83,10 @@ def describe(graph: Graph, values: dict[str, str]) -> dict[str, Any]:
     if fc:
         head_input = graph.node(graph.stage("head").nodes[0]).inputs[0]
         features, pre_logits = head_input, fc[-1].inputs[0]
-        maps = _taps(graph)
+        maps = _taps(graph, strides)
     else:
         features, pre_logits = list(graph.outputs.values())[-1], None
-        maps = list(graph.outputs.items()) if graph.output_dict else _taps(graph)
+        maps = list(graph.outputs.items()) if graph.output_dict else _taps(graph, strides)
     info = [{"num_chs": graph.node(node).shape[0], "reduction": strides[node],
              "module": values.get(node, ""), "key": key} for key, node in maps]
     shape = graph.node(features).shape
@@ -113,13 +113,17 @@ def _strides(graph: Graph) -> dict[str, int]:
     return strides
 
 
-def _taps(graph: Graph) -> list[tuple[str, str]]:
+def _taps(graph: Graph, strides: dict[str, int]) -> list[tuple[str, str]]:
     """(name, IR node) of the stem's map (before its pool) and each stage's output."""
     found = []
     for stage in graph.stages:
         if stage.kind == "stem":
-            last = graph.node(stage.nodes[-1])
-            found.append(("stem", last.inputs[0] if last.op == "pool" else last.name))
+            # the last map at the stem conv's stride: a pool at stride 1 (before a blur) or a
+            # conv pool (ResNet-RS) is part of the pool, as timm's `act1` tap has it
+            first = strides[stage.nodes[0]]
+            before_pool = [n for n in stage.nodes
+                           if strides[n] == first and graph.node(n).op != "pool"]
+            found.append(("stem", before_pool[-1]))
         elif stage.kind == "stage":
             found.append((f"stage{len(found)}", stage.nodes[-1]))
     return found

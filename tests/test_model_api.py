@@ -215,3 +215,15 @@ def test_an_rgb_preprocess_is_adapted_to_another_input_as_the_stem_is() -> None:
     assert gray["mean"] == pytest.approx((sum((0.485, 0.456, 0.406)) / 3,))
     four = resnet_spec.load({"extends": "resnet18", "name": "four", "input": {"channels": 4}})
     assert four.preprocess.per_channel("std", 4) == [0.229, 0.224, 0.225, 0.229]
+
+
+@pytest.mark.parametrize("name", ["resnetblur50", "resnetrs50", "regnetx_002", "skresnet18"])
+def test_feature_info_of_the_wider_family_is_timms(name: str) -> None:
+    # the stem's tap is its act before the pool, where the pool is a blur after a stride-1 max
+    # pool or a conv pool (ResNet-RS) as much as where it is a plain max pool
+    with torch.device("meta"):
+        theirs = timm.create_model(name, pretrained=False)
+    ours = resnet_spec.build(name, device="meta")
+    assert [(i["num_chs"], i["reduction"]) for i in ours.feature_info] == \
+        [(i["num_chs"], i["reduction"]) for i in theirs.feature_info]
+    assert ours.feature_info.module_name()[0] == "relu"
