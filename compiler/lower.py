@@ -101,6 +101,25 @@ class ChannelConv(nn.Module):
         return f"kernel={self.weight.shape[-1]}"
 
 
+class SameAvgPool(nn.Module):
+    """A stride-1 average pool that keeps the size: the map zero-padded by kernel - 1, the
+    larger half at its end (right and bottom), the zeros counted in the average. timm's
+    `AvgPool2dSame` at stride 1, where the avg-down shortcut of a dilated stage uses it."""
+
+    def __init__(self, kernel: int) -> None:
+        super().__init__()
+        self.kernel = kernel
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        before = (self.kernel - 1) // 2
+        after = self.kernel - 1 - before
+        padded = nn.functional.pad(x, [before, after, before, after])
+        return nn.functional.avg_pool2d(padded, self.kernel, 1)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel}, stride=1, same"
+
+
 def radix_softmax(logits: torch.Tensor, radix: int, cardinality: int) -> torch.Tensor:
     """Split attention's weights: (N, radix × C, 1, 1) logits laid out group-major (as the
     grouped conv gives them) to softmax weights across the splits, laid out split-major."""

@@ -26,6 +26,7 @@ from resnet_spec.compiler.lower import (
     DropPath,
     gate,
     radix_combine,
+    SameAvgPool,
     radix_softmax,
     zero_pad,
 )
@@ -118,6 +119,8 @@ def _pool(node: Any, args: list[fx.Node], lo: Lowering) -> fx.Node:
     if node.kind == "max":
         pool: nn.Module = nn.MaxPool2d(node.kernel, node.stride, node.padding,
                                        ceil_mode=node.ceil_mode)
+    elif node.same:
+        pool = SameAvgPool(node.kernel)
     else:
         pool = nn.AvgPool2d(node.kernel, node.stride, node.padding, ceil_mode=node.ceil_mode,
                             count_include_pad=node.count_include_pad)
@@ -210,7 +213,7 @@ BUILTIN_BACKENDS: dict[str, OpBackend] = {
     "conv": OpBackend(_conv, _init_conv, (nn.Conv2d,)),
     "norm": OpBackend(_norm, _init_norm, (nn.BatchNorm2d, nn.GroupNorm)),
     "act": OpBackend(_act, modules=tuple(_ACTIVATIONS.values())),  # type: ignore[arg-type]
-    "pool": OpBackend(_pool, modules=(nn.MaxPool2d, nn.AvgPool2d)),
+    "pool": OpBackend(_pool, modules=(nn.MaxPool2d, nn.AvgPool2d, SameAvgPool)),
     "global_pool": OpBackend(_global_pool, modules=(nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)),
     "zero_pad": OpBackend(_zero_pad),
     "add": OpBackend(_add),

@@ -106,6 +106,31 @@ def test_dilated_backbone_equals_torchvision_intermediate_layers() -> None:
     assert got["stage4"].shape == (1, 2048, 8, 8)
 
 
+@pytest.mark.parametrize("output_stride", [8, 16])
+def test_dilated_resnet_d_equals_timms(output_stride: int) -> None:
+    # in a dilated stage timm's avg-down shortcut pools 2x2 at stride 1, padding the map's end
+    theirs = timm_model("resnet50d", 7, output_stride=output_stride)
+    spec = {"extends": "resnet50d", "output_stride": output_stride}
+    ours = ours_with(spec, theirs.state_dict())
+    x = image(6)
+    with torch.no_grad():
+        torch.testing.assert_close(ours(x), theirs(x), atol=1e-5, rtol=1e-5)
+    pool = resnet_spec.elaborate(spec).node("layer4.0.downsample.0")
+    assert (pool.stride, pool.same, pool.label()) == (1, True, "avgpool 2×2 /1 same")
+
+
+def test_the_size_keeping_pool_exports_to_onnx(tmp_path: Path, run_cli) -> None:
+    pytest.importorskip("onnxruntime")
+    spec = tmp_path / "dilated_d.yaml"
+    spec.write_text("extends: resnet50d\nname: dilated_d\ninput: {height: 64, width: 64}\n"
+                    "stages: [{depth: 1, width: 8}, {depth: 1, width: 16, dilation: 2}]\n"
+                    "head: {classes: 10}\n")
+    done = run_cli("build", str(spec), "--to", "onnx", "--out", str(tmp_path / "out"))
+    assert done.code == 0, done.err
+    assert (tmp_path / "out" / "model.onnx").is_file()
+    assert resnet_spec.elaborate(spec).node("layer2.0.downsample.0").same
+
+
 @pytest.mark.parametrize(("spec", "name", "kwargs"), [
     ("resnet50_os8", "resnet50", {"output_stride": 8, "out_indices": (1, 2, 3, 4)}),
     ("extends: resnet50d\nname: d_features\nhead: none\nfeatures: [0, 1, 2, 3, 4]\n",

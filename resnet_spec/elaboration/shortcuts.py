@@ -78,15 +78,18 @@ def _project(ctx: Ctx, block: BlockCtx, x: Cursor, preact: Cursor | None) -> Sho
 
 def avg_down(ctx: Ctx, block: BlockCtx, x: Cursor, preact: Cursor | None) -> ShortcutBuilt:
     """ResNet-D, where the shape changes: a 2x2 average pool with the stride (ceil mode, padding
-    not counted; none at stride 1), then a 1x1 conv + norm. timm's names: `downsample.0` (the
-    pool), `.1` (conv), `.2` (norm). A pre-activation block pools its pre-activated input and
-    has no norm."""
+    not counted; none at stride 1, but in a dilated stage a size-keeping one that pads the
+    map's end, as timm's), then a 1x1 conv + norm. timm's names: `downsample.0` (the pool),
+    `.1` (conv), `.2` (norm). A pre-activation block pools its pre-activated input and has no
+    norm."""
     if not _changes(block, x):
         return identity(ctx, block, x, preact)
     y = preact or x
     if block.stride > 1:
         y = ctx.add(PoolNode, "downsample.0", [y], kind="avg", kernel=2, stride=block.stride,
                     ceil_mode=True, count_include_pad=False)
+    elif block.dilation > 1:
+        y = ctx.add(PoolNode, "downsample.0", [y], kind="avg", kernel=2, stride=1, same=True)
     y = ctx.conv(y, "downsample.1", block.out_channels, kernel=1)
     return ShortcutBuilt(y if preact is not None else ctx.norm(y, "downsample.2"), "avg_down")
 

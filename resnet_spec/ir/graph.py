@@ -12,8 +12,9 @@ from resnet_spec.ir.op import Shape
 from resnet_spec.spec.schema import Shortcut
 
 OMIT_DEFAULT = {"omit_default": True}
-"""Metadata of the info fields that `Graph.to_json` leaves out while they hold their default:
-fields added with a variant, so that the JSON of a network without it stays as it was."""
+"""Metadata of the info fields (and `json_schema_extra` of the op attributes) that
+`Graph.to_json` leaves out while they hold their default: fields added with a variant, so that
+the JSON of a network without it stays as it was."""
 
 
 @dataclass
@@ -167,6 +168,9 @@ class Graph:
         nodes = []
         for node in self.nodes():
             data = node.model_dump(mode="json", exclude={"loc", "scope", "inputs", "name"})
+            for key, spec in type(node).model_fields.items():
+                if spec.json_schema_extra == OMIT_DEFAULT and data.get(key) == spec.default:
+                    del data[key]
             nodes.append(
                 {
                     "name": node.name,

@@ -6,7 +6,10 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, ClassVar, Literal
 
+from pydantic import Field
+
 from resnet_spec.ir.findings import Finding
+from resnet_spec.ir.graph import OMIT_DEFAULT
 from resnet_spec.ir.op import Op, Shape, dims, spatial
 from resnet_spec.spec.schema import Activation, GlobalPool, NormKind, Shortcut
 
@@ -158,9 +161,15 @@ class PoolNode(Op):
     padding: int = 0
     ceil_mode: bool = False
     count_include_pad: bool = True
+    same: bool = Field(False, json_schema_extra=OMIT_DEFAULT)
+    """At stride 1, the map zero-padded by kernel - 1 first, the larger half at its end (right
+    and bottom), the zeros counted: the size kept, as timm's `AvgPool2dSame` in the avg-down
+    shortcut of a dilated stage."""
 
     def infer(self, inputs: list[Shape]) -> Shape:
         c, h, w = inputs[0]
+        if self.same:
+            return (c, h, w)
         size = (self.kernel, self.stride, self.padding, 1, self.ceil_mode)
         return (c, spatial(h, *size), spatial(w, *size))
 
@@ -169,7 +178,7 @@ class PoolNode(Op):
 
     def label(self) -> str:
         text = f"{self.kind}pool {self.kernel}×{self.kernel} /{self.stride}"
-        return text + (" ceil" if self.ceil_mode else "")
+        return text + (" ceil" if self.ceil_mode else "") + (" same" if self.same else "")
 
     def root_module(self) -> str | None:
         return "maxpool" if self.name == "stem.pool" and self.kind == "max" else None
