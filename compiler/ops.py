@@ -24,9 +24,9 @@ from resnet_spec.compiler.lower import (
     BlurPool,
     ChannelConv,
     DropPath,
+    SameAvgPool,
     gate,
     radix_combine,
-    SameAvgPool,
     radix_softmax,
     zero_pad,
 )
