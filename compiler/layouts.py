@@ -99,6 +99,19 @@ LAYOUTS: tuple[Layout, ...] = (
 """Every layout known, tried in order."""
 
 
+def our_names(state: State) -> tuple[State, str | None]:
+    """`state` under this project's names, and the layout it was renamed from (None where
+    its keys are ours already or no layout knows them). Without a model to fit, a timm
+    ResNetV2 shortcut conv is read as a projection's."""
+    for layout in LAYOUTS:
+        if any(layout.marker.match(key) for key in state):
+            try:
+                return layout.convert(state, ()), layout.name
+            except KeyError:
+                continue
+    return state, None
+
+
 def recognize(state: State, expected: Mapping[str, object],
               on_note: Callable[[str], None] = lambda note: None) -> State:
     """`state` under this project's names: as it is where its keys are already ours, else

@@ -12,6 +12,8 @@ from __future__ import annotations
 import errno
 import os
 import stat
+import tempfile
+from pathlib import Path
 
 _KINDS = {
     stat.S_IFDIR: "a folder",
@@ -98,3 +100,25 @@ def _problem(err: OSError) -> FileProblem:
         return FileProblem("it would block (a special file that is not a regular file)")
     return FileProblem(err.strerror or str(err))
 
+
+
+def write_atomic(target: Path, data: bytes) -> None:
+    """`data` into `target` through a temporary file in the same folder renamed over it:
+    readers never see half a file, and a failure leaves nothing behind. Readable as the
+    umask allows (mkstemp alone makes 0600; diagrams and specs are for sharing)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        os.chmod(temp, 0o666 & ~_umask())
+        os.replace(temp, target)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

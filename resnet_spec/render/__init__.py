@@ -12,11 +12,11 @@ default it is on at `blocks` and `layers` for nets of more than 40 blocks.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Callable, Mapping, Set
 from pathlib import Path
 from typing import Any
 
+from resnet_spec.files import write_atomic
 from resnet_spec.ir import Graph
 from resnet_spec.render import blocks, common, layers, stages
 from resnet_spec.render.engine import RendererMissing, RenderError, find_executable, render
@@ -79,7 +79,7 @@ def write_sides(a: Graph, b: Graph, marks_a: Mapping[str, str], marks_b: Mapping
     target = _checked_suffix(path)
     source = to_dot_sides(a, b, marks_a, marks_b)
     fmt = target.suffix.lower()[1:]
-    _write_atomic(target, source.encode("utf-8") if fmt == "dot" else render(source, fmt))
+    write_atomic(target, source.encode("utf-8") if fmt == "dot" else render(source, fmt))
 
 
 def diagram_bytes(graph: Graph, fmt: str, **options: Any) -> bytes:
@@ -93,7 +93,7 @@ def write_diagram(graph: Graph, path: str | os.PathLike[str], **options: Any) ->
     `to_dot`'s. The file appears whole or not at all."""
     target = _checked_suffix(path)
     data = diagram_bytes(graph, target.suffix.lower()[1:], **options)
-    _write_atomic(target, data)
+    write_atomic(target, data)
 
 
 def _checked_suffix(path: str | os.PathLike[str]) -> Path:
@@ -104,21 +104,3 @@ def _checked_suffix(path: str | os.PathLike[str]) -> Path:
     return target
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def _write_atomic(target: Path, data: bytes) -> None:
-    # a temporary file in the same folder, renamed over the target: readers never see half
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-        os.chmod(temp, 0o666 & ~_umask())  # mkstemp makes 0600; a diagram is for sharing
-        os.replace(temp, target)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
