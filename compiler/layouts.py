@@ -59,32 +59,31 @@ def _renamed(state: Mapping[str, torch.Tensor], name: Callable[[str, str], str])
     return out
 
 
-def _timm_regnet(state: Mapping[str, torch.Tensor], expected: Iterable[str]) -> State:
-    def name(module: str, key: str) -> str:
-        top = {"stem.conv": "conv1", "stem.bn": "bn1", "head.fc": "fc"}
-        if module in top:
-            return top[module]
-        found = _TIMM_REGNET_BLOCK.match(module)
-        if found is None or found[3] not in _TIMM_REGNET_INSIDE:
-            raise KeyError(key)
-        stage, block, inside = found.groups()
-        return f"layer{stage}.{int(block) - 1}.{_TIMM_REGNET_INSIDE[inside]}"
+def _regnet_layout(top: Mapping[str, str], block: re.Pattern[str], inside: Mapping[str, str],
+                   first_block: int) -> Callable[[Mapping[str, torch.Tensor], Iterable[str]],
+                                                  State]:
+    """A RegNet layout's renaming: `top`'s stem and head modules, and the blocks `block`
+    matches (stage, block number counted from `first_block`, the module inside it)."""
 
-    return _renamed(state, name)
+    def convert(state: Mapping[str, torch.Tensor], expected: Iterable[str]) -> State:
+        def name(module: str, key: str) -> str:
+            if module in top:
+                return top[module]
+            found = block.match(module)
+            if found is None or found[3] not in inside:
+                raise KeyError(key)
+            stage, number, part = found.groups()
+            return f"layer{stage}.{int(number) - first_block}.{inside[part]}"
+
+        return _renamed(state, name)
+
+    return convert
 
 
-def _torchvision_regnet(state: Mapping[str, torch.Tensor], expected: Iterable[str]) -> State:
-    def name(module: str, key: str) -> str:
-        top = {"stem.0": "conv1", "stem.1": "bn1", "fc": "fc"}
-        if module in top:
-            return top[module]
-        found = _TV_REGNET_BLOCK.match(module)
-        if found is None or found[3] not in _TV_REGNET_INSIDE:
-            raise KeyError(key)
-        stage, block, inside = found.groups()
-        return f"layer{stage}.{block}.{_TV_REGNET_INSIDE[inside]}"
-
-    return _renamed(state, name)
+_timm_regnet = _regnet_layout({"stem.conv": "conv1", "stem.bn": "bn1", "head.fc": "fc"},
+                              _TIMM_REGNET_BLOCK, _TIMM_REGNET_INSIDE, first_block=1)
+_torchvision_regnet = _regnet_layout({"stem.0": "conv1", "stem.1": "bn1", "fc": "fc"},
+                                     _TV_REGNET_BLOCK, _TV_REGNET_INSIDE, first_block=0)
 
 
 def _timm_resnetv2(state: Mapping[str, torch.Tensor], expected: Iterable[str]) -> State:

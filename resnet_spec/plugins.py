@@ -129,18 +129,9 @@ def _accept_block(name: str, obj: Any) -> None:
     from resnet_spec.render.palette import FAMILY_COLOURS
     from resnet_spec.spec.schema import BlockSpec
 
-    if not isinstance(obj, BlockKind):
-        raise Refused(f"it loads a {type(obj).__name__}, not a "
-                      "resnet_spec.elaboration.blocks.BlockKind")
-    if obj.name != name:
-        raise Refused(f"the entry point is named `{name}` but its BlockKind `{obj.name}`; "
-                      "the two must agree")
-    if not callable(obj.build):
-        raise Refused("its `build` is not callable")
-    unknown = [f for f in obj.fields if f not in BlockSpec.model_fields]
-    if unknown:
-        raise Refused(f"its `fields` name {', '.join(unknown)}, which are not `block` fields "
-                      "(a kind's own settings go in its `options` model)")
+    _accept_kind(name, obj, BlockKind, "resnet_spec.elaboration.blocks",
+                 BlockSpec.model_fields, "`block` fields (a kind's own settings go in its "
+                 "`options` model)")
     if obj.family not in FAMILY_COLOURS:
         raise Refused(f"its family `{obj.family}` is none of {', '.join(FAMILY_COLOURS)}")
     from pydantic import BaseModel
@@ -182,18 +173,24 @@ def _accept_attention(name: str, obj: Any) -> None:
     from resnet_spec.elaboration.attention import AttentionKind
     from resnet_spec.spec.schema import AttentionSpec
 
-    if not isinstance(obj, AttentionKind):
-        raise Refused(f"it loads a {type(obj).__name__}, not a "
-                      "resnet_spec.elaboration.attention.AttentionKind")
+    _accept_kind(name, obj, AttentionKind, "resnet_spec.elaboration.attention",
+                 AttentionSpec.model_fields, "`attention` fields")
+
+
+def _accept_kind(name: str, obj: Any, kind: type, module: str, fields: Mapping[str, Any],
+                 fields_are: str) -> None:
+    """What a block or attention kind's registration must be: of its class, named as its
+    entry point, with a callable builder, listing fields its spec model has."""
+    if not isinstance(obj, kind):
+        raise Refused(f"it loads a {type(obj).__name__}, not a {module}.{kind.__name__}")
     if obj.name != name:
-        raise Refused(f"the entry point is named `{name}` but its AttentionKind `{obj.name}`; "
-                      "the two must agree")
+        raise Refused(f"the entry point is named `{name}` but its {kind.__name__} "
+                      f"`{obj.name}`; the two must agree")
     if not callable(obj.build):
         raise Refused("its `build` is not callable")
-    unknown = [f for f in obj.fields if f not in AttentionSpec.model_fields]
+    unknown = [f for f in obj.fields if f not in fields]
     if unknown:
-        raise Refused(f"its `fields` name {', '.join(unknown)}, which are not `attention` "
-                      "fields")
+        raise Refused(f"its `fields` name {', '.join(unknown)}, which are not {fields_are}")
 
 
 GROUPS: dict[str, Group] = {group.name: group for group in (

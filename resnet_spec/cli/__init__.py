@@ -43,6 +43,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "render": ("resnet_spec.cli.render_cmd", "render", "Draw a diagram (SVG, PNG or DOT)."),
     "summary": ("resnet_spec.cli.summary_cmd", "summary", "Params, MACs, shapes per stage."),
     "list": ("resnet_spec.cli.list_cmd", "list_specs", "The built-in specs."),
+    "sweep": ("resnet_spec.cli.sweep_cmd", "sweep", "Cost a design space around a spec; its "
+              "Pareto front, measured."),
     "infer": ("resnet_spec.cli.infer_cmd", "infer", "The spec of a checkpoint, proved by "
               "loading it strictly."),
     "schema": ("resnet_spec.cli.schema_cmd", "schema", "Print the JSON Schema of specs."),

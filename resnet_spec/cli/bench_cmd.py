@@ -76,6 +76,27 @@ def _worker(args: dict[str, Any], threads: int) -> dict[str, Any]:
     return json.loads(lines[-1])
 
 
+def time_spec(spec: str, backend: str, batch: int, threads: int, runs: int, warmup: int,
+              seed: int = 0) -> dict[str, Any]:
+    """One backend timed at one batch size as `bench` times it (prepared in one process, run
+    in another, fp32): its figures (`median_ms`, quartiles, ...) with `status: ok`, or
+    `status: failed` and the reason. What `sweep --measure` times each variant with."""
+    with tempfile.TemporaryDirectory(prefix="resnet-spec-bench-") as folder:
+        prepared = _worker({"command": "prepare", "spec": spec, "folder": folder,
+                            "weights": None, "seed": seed, "backends": [backend],
+                            "precision": "fp32", "calibration": None, "batches": [batch]},
+                           threads)
+        if prepared.get("status") == "failed":
+            return prepared
+        result = _worker({"command": "run", "backend": backend, "folder": folder,
+                          "batches": [batch], "runs": runs, "warmup": warmup,
+                          "threads": threads, "precision": "fp32",
+                          "input": prepared["input"]}, threads)
+    if result.get("status") != "ok":
+        return {"status": "failed", "reason": result.get("reason", "no figures")}
+    return {"status": "ok", **result["batches"][str(batch)]}
+
+
 @click.command()
 @click.argument("spec", metavar="SPEC", shell_complete=complete_spec)
 @click.option("--batch", "batches", default="1,8", show_default=True, callback=_sizes,

@@ -9,6 +9,7 @@ caused them, so that the loader can point at the exact line.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable, Mapping
 from enum import Enum
 from typing import Annotated, Any, Literal
 
@@ -81,21 +82,32 @@ def _in_words(names: list[str]) -> str:
     return quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} or {quoted[-1]}"
 
 
-def _registered_block_kind(value: Any) -> Any:
-    if isinstance(value, str) and value in block_kinds():
-        return value
-    if isinstance(value, str):
-        from resnet_spec import plugins
+def _registered(kinds: Callable[[], Mapping[str, Any]], group: str, noun: str
+                ) -> Callable[[Any], Any]:
+    """A validator of names registered in `kinds()` (the built-ins and plugin entry points of
+    `group`): a name whose package failed to register says why."""
 
-        broken = plugins.refused("resnet_spec.blocks", value)
-        if broken is not None:
-            raise PydanticCustomError(
-                "cross_field", "the block kind `{kind}` of {source} is installed but not "
-                "registered: {problem}",
-                {"kind": value, "source": broken.source, "problem": broken.problem})
-    # the error type of an enum, so that it is worded and hinted as every other choice
-    raise PydanticCustomError("enum", "Input should be {expected}",
-                              {"expected": _in_words(sorted(block_kinds()))})
+    def check(value: Any) -> Any:
+        if isinstance(value, str) and value in kinds():
+            return value
+        if isinstance(value, str):
+            from resnet_spec import plugins
+
+            broken = plugins.refused(group, value)
+            if broken is not None:
+                raise PydanticCustomError(
+                    "cross_field", "the {noun} `{kind}` of {source} is installed but not "
+                    "registered: {problem}", {"noun": noun, "kind": value,
+                                              "source": broken.source,
+                                              "problem": broken.problem})
+        # the error type of an enum, so that it is worded and hinted as every other choice
+        raise PydanticCustomError("enum", "Input should be {expected}",
+                                  {"expected": _in_words(sorted(kinds()))})
+
+    return check
+
+
+_registered_block_kind = _registered(lambda: block_kinds(), "resnet_spec.blocks", "block kind")
 
 
 def _block_kind_schema(schema: dict[str, Any]) -> None:
@@ -307,20 +319,8 @@ def attention_kinds() -> dict[str, Any]:
     return ATTENTION_KINDS
 
 
-def _registered_attention_kind(value: Any) -> Any:
-    if isinstance(value, str) and value in attention_kinds():
-        return value
-    if isinstance(value, str):
-        from resnet_spec import plugins
-
-        broken = plugins.refused("resnet_spec.attention", value)
-        if broken is not None:
-            raise PydanticCustomError(
-                "cross_field", "the attention kind `{kind}` of {source} is installed but not "
-                "registered: {problem}",
-                {"kind": value, "source": broken.source, "problem": broken.problem})
-    raise PydanticCustomError("enum", "Input should be {expected}",
-                              {"expected": _in_words(sorted(attention_kinds()))})
+_registered_attention_kind = _registered(lambda: attention_kinds(), "resnet_spec.attention",
+                                         "attention kind")
 
 
 def _attention_kind_schema(schema: dict[str, Any]) -> None:
