@@ -124,6 +124,8 @@ def test_shards_merge_into_the_whole(tmp_path: Path, run_cli) -> None:
     mixed = run_cli("sweep", "regnetx_002", "--merge", str(tmp_path / "p0"), "--merge",
                     str(tmp_path / "other"))
     assert mixed.code == 2 and "a shard of another sweep" in mixed.err
+    named = run_cli("sweep", "resnet18", "--merge", str(tmp_path / "p0"))
+    assert named.code == 2 and "a sweep of regnetx_002, not resnet18" in named.err
 
 
 def test_usage_errors(run_cli) -> None:

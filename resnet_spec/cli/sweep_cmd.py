@@ -173,9 +173,10 @@ def _merged(spec: str, folders: tuple[str, ...], wheres: tuple[str, ...], capaci
             seen.setdefault(v["index"], v)
     costed = [Costed(Variant(v["index"], tuple(v["overrides"])), v["params"], v["macs"],
                      v["activations"], v["error"]) for _, v in sorted(seen.items())]
+    if spec != first["spec"]:
+        raise SpaceError(f"--merge: the shards are a sweep of {first['spec']}, not {spec}")
     constraints = parse_where(wheres) if wheres else parse_where(first["where"])
-    return _report(first["spec"] if spec == "-" else spec, first["space"], constraints,
-                   capacity, shards, costed)
+    return _report(spec, first["space"], constraints, capacity, shards, costed)
 
 
 def _measure(report: Any, backend: str, batch: int, top: int, runs: int,
@@ -197,6 +198,8 @@ def _measure(report: Any, backend: str, batch: int, top: int, runs: int,
                 row.latency_ms = result["median_ms"]
             else:
                 row.measure_error = result["reason"]
+            if folder is None:  # a temporary file, gone after this
+                row.spec_file = None
     measured = [r for r in chosen if r.latency_ms is not None]
     for row in pareto_front(measured, capacity=lambda r: r.costed.figure(report.capacity),
                             cost=lambda r: r.latency_ms):
