@@ -135,6 +135,9 @@ def test_usage_errors(run_cli) -> None:
     assert not_regnet.code == 2 and "has none: start from a RegNet spec" in not_regnet.err
     bad_where = run_cli("sweep", "resnet18", "--grid", "stages.0.depth=1,2", "--where", "x<1")
     assert bad_where.code == 2 and "--where 'x<1'" in bad_where.err
+    misspelt = run_cli("sweep", "resnet18", "--grid", "stages.0.deep=1,2")
+    assert misspelt.code == 1 and "no variant is a valid network" in misspelt.err
+    assert "deep" in misspelt.err
 
 
 def test_measure_times_the_front_through_bench(tmp_path: Path, run_cli) -> None:

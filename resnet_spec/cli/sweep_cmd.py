@@ -87,6 +87,10 @@ def sweep(spec: str, grids: tuple[str, ...], space: str | None, samples: int, se
                           workers, quiet))
     except SpaceError as err:
         raise click.UsageError(str(err)) from None
+    if report.rows and not any(r.costed.valid for r in report.rows):
+        # the same mistake in every variant (a misspelt --grid path): say it once, write nothing
+        raise click.ClickException(f"no variant is a valid network; variant 0: "
+                                   f"{report.rows[0].costed.error}")
     folder = Path(out) if out else None
     if measure:
         _measure(report, measure, batch, top, runs, threads, folder, quiet)
