@@ -54,10 +54,17 @@ def infer(shapes: Mapping[str, Shape], *, name: str, source: str = "<weights>",
     InferError naming the keys no reading placed."""
     shapes = {k: tuple(v) for k, v in shapes.items()}
     where = Loc(source, line=0)
-    stem, assumed, stem_stride = _stem(shapes, where)
-    stages = _stages(shapes, where)
-    preact = "norm.weight" in shapes
-    per_stage = [_block(blocks, preact, where) for blocks in stages]
+    try:
+        stem, assumed, stem_stride = _stem(shapes, where)
+        stages = _stages(shapes, where)
+        preact = "norm.weight" in shapes
+        per_stage = [_block(blocks, preact, where) for blocks in stages]
+    except (KeyError, IndexError, ValueError, TypeError, ZeroDivisionError) as err:
+        # the family's names with shapes no block of it has (a 2-d `conv1.weight`, a missing
+        # half of a layer): one line, not a traceback
+        raise InferError(f"the keys have the ResNet family's names but not its shapes "
+                         f"({type(err).__name__}: {err})", where,
+                         "infer reads torchvision's and timm's ResNet family") from None
     base: dict[str, Any] = {
         "name": name,
         "input": {"channels": _input_channels(shapes), "height": 32 if stem_stride == 1 else 224,

@@ -107,6 +107,17 @@ def test_a_network_outside_the_family_is_one_clear_error(tmp_path: Path, run_cli
     assert not (tmp_path / "mlp.yaml").exists()
 
 
+def test_names_of_the_family_with_other_shapes_are_one_error() -> None:
+    shapes = dict(resnet_spec.elaborate("resnet18").state_shapes())
+    shapes["conv1.weight"] = (64, 3)  # a linear layer's
+    with pytest.raises(InferError, match="the ResNet family's names but not its shapes"):
+        infer(shapes, name="odd")
+    del shapes["conv1.weight"]
+    shapes["conv1.0.weight"] = (32, 3, 3, 3)
+    with pytest.raises(InferError, match="not timm's deep stem's"):
+        infer(shapes, name="odd")
+
+
 def test_keys_no_reading_places_are_named(tmp_path: Path) -> None:
     shapes = dict(resnet_spec.elaborate("resnet18").state_shapes())
     shapes["layer2.1.extra.weight"] = (8, 8, 1, 1)
