@@ -16,8 +16,9 @@ import argparse
 import time
 
 import resnet_spec
+from resnet_spec.cores import usable_cores
 from resnet_spec.ir.cost import analyze
-from resnet_spec.sweep.costing import cost_all, usable_cores
+from resnet_spec.sweep.costing import cost_all
 from resnet_spec.sweep.space import regnet_variants
 
 TARGET_S_PER_10K = 60.0

@@ -277,9 +277,7 @@ def _sk(first: Block, name: str, *, basic: bool) -> _Stage:
         width = rule.pop("width")
         block = {"kind": "sk_bottleneck", "split_input": False, **rule}
     block["paths"] = paths
-    stage = _Stage(block, width, in_channels, out, None)
-    stage.block["_sk_reduced"] = first[f"{name}.attn.fc_reduce.weight"][0]
-    return stage
+    return _Stage(block, width, in_channels, out, None)
 
 
 def _block_input(first: Block) -> int:
@@ -325,8 +323,8 @@ def _candidates(base: dict[str, Any], per_stage: list[_Stage], stages: list[list
     """Whole specs to try, the most usual reading first."""
     regnet_like = base["stem"]["kind"] == "conv" and base["stem"]["pool"] == "none" \
         and stem_stride == 2
-    sk = [s.block.pop("_sk_reduced", None) for s in per_stage]
-    sk_settings = ([{}] if not any(sk) else
+    # the attention's width rule leaves no trace but its result: timm's pairs are tried
+    sk_settings = ([{}] if not any("paths" in s.block for s in per_stage) else
                    [{"sk_reduction": r, "sk_divisor": d} for r, d in _SK_PAIRS]
                    + [{"sk_reduction": 1, "sk_divisor": 1}])
     option_lists = [s.options for s in per_stage]

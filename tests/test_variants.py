@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import resnet_spec
-from resnet_spec.elaboration.excite import reduced_channels
+from resnet_spec.elaboration.attention import squeeze_channels as reduced_channels
 from resnet_spec.ir.cost import analyze, to_json, to_markdown
 from resnet_spec.render import to_dot
 

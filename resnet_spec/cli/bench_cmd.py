@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ import click
 
 from resnet_spec.cli.completion import complete_list, complete_spec
 from resnet_spec.cli.options import calibration_option, seed_option, weights_option
+from resnet_spec.cores import usable_cores
 
 BACKENDS = ("eager", "inference", "compile", "onnxruntime", "openvino", "aoti", "tensorrt")
 FILE_BACKENDS = ("onnxruntime", "openvino", "aoti")
@@ -45,17 +47,13 @@ def _sizes(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int,
     return sizes
 
 
-def _cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-
-
 def _within_cores(ctx: click.Context, param: click.Parameter, value: int | None
                   ) -> int | None:
     """More threads than cores only slows every runtime down (and onnxruntime hangs
     creating 10,000 of them)."""
-    if value is not None and value > _cores():
-        raise click.BadParameter(f"{value}: this process may use {_cores()} cores; give at "
-                                 f"most {_cores()}")
+    if value is not None and value > usable_cores():
+        raise click.BadParameter(f"{value}: this process may use {usable_cores()} cores; give at "
+                                 f"most {usable_cores()}")
     return value
 
 
@@ -76,22 +74,35 @@ def _worker(args: dict[str, Any], threads: int) -> dict[str, Any]:
     return json.loads(lines[-1])
 
 
+def _prepare(spec: str, folder: str, backends: Sequence[str], batches: Sequence[int],
+             threads: int, *, precision: str = "fp32", calibration: str | None = None,
+             weights: Path | None = None, seed: int = 0) -> dict[str, Any]:
+    """The weights and the backends' files for `spec`, made in a bench process in `folder`."""
+    return _worker({"command": "prepare", "spec": spec, "folder": folder,
+                    "weights": os.fspath(weights) if weights else None, "seed": seed,
+                    "backends": list(backends), "precision": precision,
+                    "calibration": calibration, "batches": list(batches)}, threads)
+
+
+def _run(backend: str, folder: str, batches: Sequence[int], runs: int, warmup: int,
+         threads: int, precision: str, image: Any) -> dict[str, Any]:
+    """One backend timed on `_prepare`'s files in its own bench process."""
+    return _worker({"command": "run", "backend": backend, "folder": folder,
+                    "batches": list(batches), "runs": runs, "warmup": warmup,
+                    "threads": threads, "precision": precision, "input": image}, threads)
+
+
 def time_spec(spec: str, backend: str, batch: int, threads: int, runs: int, warmup: int,
               seed: int = 0) -> dict[str, Any]:
     """One backend timed at one batch size as `bench` times it (prepared in one process, run
     in another, fp32): its figures (`median_ms`, quartiles, ...) with `status: ok`, or
     `status: failed` and the reason. What `sweep --measure` times each variant with."""
     with tempfile.TemporaryDirectory(prefix="resnet-spec-bench-") as folder:
-        prepared = _worker({"command": "prepare", "spec": spec, "folder": folder,
-                            "weights": None, "seed": seed, "backends": [backend],
-                            "precision": "fp32", "calibration": None, "batches": [batch]},
-                           threads)
+        prepared = _prepare(spec, folder, [backend], [batch], threads, seed=seed)
         if prepared.get("status") == "failed":
             return prepared
-        result = _worker({"command": "run", "backend": backend, "folder": folder,
-                          "batches": [batch], "runs": runs, "warmup": warmup,
-                          "threads": threads, "precision": "fp32",
-                          "input": prepared["input"]}, threads)
+        result = _run(backend, folder, [batch], runs, warmup, threads, "fp32",
+                      prepared["input"])
     if result.get("status") != "ok":
         return {"status": "failed", "reason": result.get("reason", "no figures")}
     return {"status": "ok", **result["batches"][str(batch)]}
@@ -160,24 +171,20 @@ def bench(spec: str, batches: tuple[int, ...], backends: tuple[str, ...], thread
         raise click.UsageError(f"--calibration {calibration}: only --precision int8 "
                                "calibrates")
     check_bench_fits(loaded, batches, backends, weights_file=weights is not None)
-    threads = threads or _cores()
+    threads = threads or usable_cores()
     loads = [_load_average()]
     with tempfile.TemporaryDirectory(prefix="resnet-spec-bench-") as folder:
         _say(as_json, f"preparing {name}: weights"
              + "".join(f", {b} files" for b in backends if b in FILE_BACKENDS))
-        prepared = _worker({"command": "prepare", "spec": spec, "folder": folder,
-                            "weights": os.fspath(weights) if weights else None, "seed": seed,
-                            "backends": list(backends), "precision": precision,
-                            "calibration": calibration, "batches": list(batches)}, threads)
+        prepared = _prepare(spec, folder, backends, batches, threads, precision=precision,
+                            calibration=calibration, weights=weights, seed=seed)
         if prepared.get("status") == "failed":
             raise click.ClickException(f"preparing {name} failed: {prepared['reason']}")
         results = {}
         for backend in backends:
             _say(as_json, f"timing {backend} ...")
-            results[backend] = _worker({
-                "command": "run", "backend": backend, "folder": folder,
-                "batches": list(batches), "runs": runs, "warmup": warmup, "threads": threads,
-                "precision": precision, "input": prepared["input"]}, threads)
+            results[backend] = _run(backend, folder, batches, runs, warmup, threads,
+                                    precision, prepared["input"])
             results[backend].pop("backend", None)
             loads.append(_load_average())
     report = _report(name, spec, batches, threads, runs, warmup, precision, results,

@@ -43,9 +43,7 @@ def infer(weights: str, output: str | None, name: str | None, as_json: bool) -> 
     from resnet_spec import files
 
     source = Path(weights)
-    inferred, proof = _infer_and_prove(source, name or _stem_name(source))
-    text = HEADER.format(source=source.name) + yaml.safe_dump(
-        inferred.spec, sort_keys=False, default_flow_style=None, width=100)
+    inferred, text, proof = _infer_and_prove(source, name or _stem_name(source))
     if output is not None:
         files.write_atomic(Path(output), text.encode("utf-8"))
     if as_json:
@@ -63,7 +61,9 @@ def _stem_name(path: Path) -> str:
     return "".join(c if c.isalnum() or c in "_-" else "_" for c in name)
 
 
-def _infer_and_prove(source: Path, name: str) -> tuple[Any, dict[str, Any]]:
+def _infer_and_prove(source: Path, name: str) -> tuple[Any, str, dict[str, Any]]:
+    """What `infer` read, the spec's YAML text, and the proof: that text, read back as a spec
+    file, built with the weights file through `--weights`'s strict load, and run."""
     import torch
 
     import resnet_spec
@@ -75,10 +75,13 @@ def _infer_and_prove(source: Path, name: str) -> tuple[Any, dict[str, Any]]:
     renamed, layout = our_names(state)
     shapes = {k: tuple(v.shape) for k, v in renamed.items()}
     inferred = read_spec(shapes, name=name, source=str(source), layout=layout)
-    # the proof goes through a file, as a user's build would: --weights reads it strictly
+    text = HEADER.format(source=source.name) + yaml.safe_dump(
+        inferred.spec, sort_keys=False, default_flow_style=None, width=100)
+    # the proof goes through files, as a user's build would: the text written out is the
+    # spec built, and --weights reads the checkpoint again, strictly
     with tempfile.TemporaryDirectory(prefix="resnet-spec-infer-") as folder:
         spec_file = Path(folder) / f"{name}.yaml"
-        spec_file.write_text(yaml.safe_dump(inferred.spec, sort_keys=False), encoding="utf-8")
+        spec_file.write_text(text, encoding="utf-8")
         model = resnet_spec.build(spec_file, weights=source).eval()
     size = inferred.spec["input"]
     with torch.no_grad():
@@ -86,7 +89,7 @@ def _infer_and_prove(source: Path, name: str) -> tuple[Any, dict[str, Any]]:
     shape = list(result.shape) if torch.is_tensor(result) else {
         k: list(v.shape) for k, v in result.items()}
     proof = {"keys": len(state), "loaded_strictly": True, "output_shape": shape}
-    return inferred, proof
+    return inferred, text, proof
 
 
 def _notes(inferred: Any, proof: dict[str, Any], output: str | None) -> list[str]:

@@ -3,9 +3,12 @@ Pareto front optionally measured (`resnet_spec/sweep/`)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -185,15 +188,18 @@ def _merged(spec: str, folders: tuple[str, ...], wheres: tuple[str, ...], capaci
 
 def _measure(report: Any, backend: str, batch: int, top: int, runs: int,
              threads: int | None, folder: Path | None, quiet: bool) -> None:
-    from resnet_spec.cli.bench_cmd import _cores, time_spec
+    from resnet_spec.cli.bench_cmd import time_spec
+    from resnet_spec.cores import usable_cores
+    from resnet_spec.sweep.costing import BaseSpec
     from resnet_spec.sweep.front import pareto_front, spread
 
     front = [r for r in report.rows if r.front]
     chosen = spread(sorted(front, key=lambda r: r.costed.figure(report.capacity)), top)
-    threads = threads or _cores()
+    threads = threads or usable_cores()
+    base = BaseSpec(report.spec)
     with _spec_folder(folder) as specs:
         for n, row in enumerate(chosen, 1):
-            path = _front_spec(report, row, specs)
+            path = _front_spec(base, report.spec, row, specs)
             if not quiet:
                 click.echo(f"measuring {n}/{len(chosen)}: variant {row.costed.variant.index} "
                            f"on {backend} ...", err=True)
@@ -214,39 +220,27 @@ def _measure(report: Any, backend: str, batch: int, top: int, runs: int,
                                  if r.measured_front]}
 
 
-class _spec_folder:
+@contextlib.contextmanager
+def _spec_folder(folder: Path | None) -> Iterator[Path]:
     """The folder the front's specs go to: DIR/front, or a temporary one without -o."""
-
-    def __init__(self, folder: Path | None) -> None:
-        self.folder = folder
-        self.temp: Any = None
-
-    def __enter__(self) -> Path:
-        import tempfile
-
-        if self.folder is not None:
-            path = self.folder / "front"
-            path.mkdir(parents=True, exist_ok=True)
-            return path
-        self.temp = tempfile.TemporaryDirectory(prefix="resnet-spec-sweep-")
-        return Path(self.temp.name)
-
-    def __exit__(self, *exc: object) -> None:
-        if self.temp is not None:
-            self.temp.cleanup()
+    if folder is not None:
+        (folder / "front").mkdir(parents=True, exist_ok=True)
+        yield folder / "front"
+        return
+    with tempfile.TemporaryDirectory(prefix="resnet-spec-sweep-") as temp:
+        yield Path(temp)
 
 
-def _front_spec(report: Any, row: Any, folder: Path) -> Path:
-    """The variant's resolved spec as a file that validates on its own."""
+def _front_spec(base: Any, spec: str, row: Any, folder: Path) -> Path:
+    """The variant of `base` (the sweep's `spec`, read once) as a resolved spec file that
+    validates on its own."""
     from resnet_spec.files import write_atomic
     from resnet_spec.spec.resolved import resolved_yaml
-    from resnet_spec.sweep.costing import BaseSpec
 
-    base = BaseSpec(report.spec)
     loaded = base.variant(row.costed.variant.overrides)
     path = folder / f"{row.costed.variant.index:05d}.yaml"
-    note = ("# variant " + str(row.costed.variant.index) + " of a sweep of " + report.spec
-            + ": " + " ".join(row.costed.variant.overrides) + "\n")
+    note = (f"# variant {row.costed.variant.index} of a sweep of {spec}: "
+            f"{' '.join(row.costed.variant.overrides)}\n")
     write_atomic(path, (note + resolved_yaml(loaded)).encode("utf-8"))
     row.spec_file = f"front/{path.name}"
     return path
@@ -254,14 +248,15 @@ def _front_spec(report: Any, row: Any, folder: Path) -> Path:
 
 def _write(report: Any, folder: Path, quiet: bool) -> None:
     from resnet_spec.render.engine import RendererMissing, RenderError
+    from resnet_spec.sweep.costing import BaseSpec
     from resnet_spec.sweep.report import edf_dot, pareto_dot, write_plot, write_tables
 
-    folder.mkdir(parents=True, exist_ok=True)
     front = folder / "front"
-    front.mkdir(exist_ok=True)
+    front.mkdir(parents=True, exist_ok=True)
+    base = BaseSpec(report.spec)
     for row in report.rows:
         if row.front and row.spec_file is None:
-            _front_spec(report, row, front)
+            _front_spec(base, report.spec, row, front)
     written = []
     timed = report.measured and report.measured["timed"]
     cost = "latency_ms" if timed else "activations"

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from resnet_spec.elaboration.context import BlockCtx, Ctx, Cursor
-from resnet_spec.errors import GraphError
+from resnet_spec.errors import GraphError, Loc
 from resnet_spec.ir import ChannelConvNode, GateNode, SqueezeNode
 from resnet_spec.plugins import Registry
 from resnet_spec.spec.schema import AttentionAt, AttentionOf, AttentionSpec
@@ -71,14 +71,20 @@ def squeeze_excite(ctx: Ctx, x: Cursor, reduced: int) -> Cursor:
     return ctx.add(GateNode, "se.gate", [x, s])
 
 
-def _se(ctx: Ctx, b: BlockCtx, x: Cursor, spec: AttentionSpec, width: int) -> Attended:
-    reduction = spec.reduction or 16
-    divisor = spec.divisor or 8
+def se_reduced(width: int, reduction: int, block: str, loc: Loc | None, divisor: int = 8,
+               least: int | None = None) -> int:
+    """The squeeze's channels of squeeze-and-excitation over `width` (`squeeze_channels`), or
+    the error at `loc` where `reduction` leaves none of them."""
     if width < reduction:
         raise GraphError(
             f"squeeze-and-excitation with reduction {reduction} leaves no channels of the "
-            f"{width} of block {b.name}", ctx.loc, f"use a reduction of at most {width}")
-    reduced = squeeze_channels(width, reduction, divisor, spec.min_channels)
+            f"{width} of block {block}", loc, f"use a reduction of at most {width}")
+    return squeeze_channels(width, reduction, divisor, least)
+
+
+def _se(ctx: Ctx, b: BlockCtx, x: Cursor, spec: AttentionSpec, width: int) -> Attended:
+    reduced = se_reduced(width, spec.reduction or 16, b.name, ctx.loc, spec.divisor or 8,
+                         spec.min_channels)
     return Attended(squeeze_excite(ctx, x, reduced), f"SE {reduced}", reduced)
 
 

@@ -230,12 +230,9 @@ def split_attention(ctx: Ctx, b: BlockCtx, x: Cursor) -> Built:
         part = ctx.add(ChannelSliceNode, f"conv2.split.{r}", [splits], start=r * inner,
                        channels=inner)
         total = ctx.add(AddNode, f"conv2.sum.{r}", [total, part])
-    s = ctx.add(SqueezeNode, "conv2.pool", [total])
-    attention = squeeze_channels(inner * radix, 4, 8, 32, round_limit=0.9)
-    s = ctx.conv(s, "conv2.fc1", attention, kernel=1, groups=cardinality, bias=True)
-    s = ctx.act(ctx.norm(s, "conv2.bn1"), "conv2.act1")
-    s = ctx.conv(s, "conv2.fc2", inner * radix, kernel=1, groups=cardinality, bias=True)
-    s = ctx.add(RadixSoftmaxNode, "conv2.softmax", [s], radix=radix, cardinality=cardinality)
+    reduced = squeeze_channels(inner * radix, 4, 8, 32, round_limit=0.9)
+    s = split_weights(ctx, total, "conv2", ("pool", "fc1", "bn1", "act1", "fc2", "softmax"),
+                      reduced, radix, cardinality, bias=True)
     y = ctx.add(RadixCombineNode, "conv2.combine", [splits, s], radix=radix)
     if avd and not b.spec.avd_first:
         y = ctx.add(PoolNode, "avd_last", [y], **pool)
@@ -243,6 +240,21 @@ def split_attention(ctx: Ctx, b: BlockCtx, x: Cursor) -> Built:
     y = ctx.conv_norm(y, "conv3", "bn3", b.out_channels, kernel=1,
                       zero_init=b.spec.zero_init_last_norm)
     return residual(ctx, b, x, y, inner=inner, last_act="act3")
+
+
+def split_weights(ctx: Ctx, total: Cursor, prefix: str, names: tuple[str, str, str, str, str, str],
+                  reduced: int, splits: int, cardinality: int, *, bias: bool) -> Cursor:
+    """The weights split attention and selective kernels give their `splits` maps: `total`
+    (the maps' sum) squeezed, a 1x1 conv down to `reduced` + norm + act, a 1x1 conv to one
+    logit per split and channel, softmax across the splits; convs in `cardinality` groups.
+    `names`: the pool, reduce conv, norm, act, select conv and softmax under `prefix`, as timm
+    names them in each."""
+    pool, down, norm, act, up, softmax = (f"{prefix}.{n}" for n in names)
+    s = ctx.add(SqueezeNode, pool, [total])
+    s = ctx.conv(s, down, reduced, kernel=1, groups=cardinality, bias=bias)
+    s = ctx.act(ctx.norm(s, norm), act)
+    s = ctx.conv(s, up, total.shape[0] * splits, kernel=1, groups=cardinality, bias=bias)
+    return ctx.add(RadixSoftmaxNode, softmax, [s], radix=splits, cardinality=cardinality)
 
 
 def selective_kernel(ctx: Ctx, b: BlockCtx, x: Cursor, name: str, out: int, *, stride: int,
@@ -275,13 +287,10 @@ def selective_kernel(ctx: Ctx, b: BlockCtx, x: Cursor, name: str, out: int, *, s
     total = outs[0]
     for i in range(1, paths):
         total = ctx.add(AddNode, f"{name}.sum.{i}", [total, outs[i]])
-    s = ctx.add(SqueezeNode, f"{name}.attn.pool", [total])
     reduced = squeeze_channels(out, b.spec.sk_reduction, b.spec.sk_divisor, round_limit=0.9)
-    s = ctx.conv(s, f"{name}.attn.fc_reduce", reduced, kernel=1)
-    s = ctx.act(ctx.norm(s, f"{name}.attn.bn"), f"{name}.attn.act")
-    s = ctx.conv(s, f"{name}.attn.fc_select", out * paths, kernel=1)
-    weights = ctx.add(RadixSoftmaxNode, f"{name}.attn.softmax", [s], radix=paths,
-                      cardinality=1)
+    weights = split_weights(ctx, total, f"{name}.attn",
+                            ("pool", "fc_reduce", "bn", "act", "fc_select", "softmax"),
+                            reduced, paths, 1, bias=False)
     stacked = ctx.add(ConcatNode, f"{name}.stack", outs)
     return ctx.add(RadixCombineNode, f"{name}.combine", [stacked, weights], radix=paths)
 
@@ -341,12 +350,18 @@ def anti_alias(ctx: Ctx, b: BlockCtx, x: Cursor) -> Cursor:
     if conv_stride(b) == b.stride and not dilated_blur:
         return x
     with ctx.at(loc=ctx.source(*ctx.block_field(b.stage_index, "anti_alias"))):
-        if b.spec.anti_alias is AntiAlias.blur:
-            return ctx.add(BlurPoolNode, "aa", [x], stride=b.stride)
-        # ceil mode, as `avg_down`: an odd map keeps the size the shortcut gives (timm's
-        # floor-mode pool fails there, and agrees everywhere else)
-        return ctx.add(PoolNode, "aa", [x], kind="avg", kernel=b.stride, stride=b.stride,
-                       ceil_mode=True, count_include_pad=False)
+        return anti_alias_node(ctx, x, b.spec.anti_alias, "aa", b.stride)
+
+
+def anti_alias_node(ctx: Ctx, x: Cursor, aa: AntiAlias, name: str, stride: int) -> Cursor:
+    """`x` through a blur (`aa: blur`) or an average pool over `stride` x `stride` (`avg`) at
+    `stride`, named `name`: timm's `aa_layer`, in blocks and in the stem alike."""
+    if aa is AntiAlias.blur:
+        return ctx.add(BlurPoolNode, name, [x], stride=stride)
+    # ceil mode, as `avg_down`: an odd map keeps the size the shortcut gives (timm's
+    # floor-mode pool fails there, and agrees everywhere else)
+    return ctx.add(PoolNode, name, [x], kind="avg", kernel=stride, stride=stride,
+                   ceil_mode=True, count_include_pad=False)
 
 
 def conv_stride(b: BlockCtx) -> int:

@@ -10,17 +10,10 @@ the squeeze path. docs/writing-specs.md says more.
 
 from __future__ import annotations
 
-from resnet_spec.elaboration.attention import squeeze_channels
+from resnet_spec.elaboration.attention import se_reduced
 from resnet_spec.elaboration.attention import squeeze_excite as se_nodes
 from resnet_spec.elaboration.context import BlockCtx, Ctx, Cursor
-from resnet_spec.errors import GraphError
 from resnet_spec.ir import DropPathNode
-
-
-def reduced_channels(channels: int, reduction: int) -> int:
-    """The squeeze's channels: `channels / reduction` rounded to the nearest multiple of 8, at
-    least 8 (timm's `make_divisible(v, 8, round_limit=0)`, so `seresnet50` loads)."""
-    return squeeze_channels(channels, reduction)
 
 
 def squeeze_excite(ctx: Ctx, b: BlockCtx, x: Cursor) -> tuple[Cursor, int]:
@@ -28,14 +21,10 @@ def squeeze_excite(ctx: Ctx, b: BlockCtx, x: Cursor) -> tuple[Cursor, int]:
     else `x` and 0. (`block.se` is the short form of `attention: {kind: se}`.)"""
     if b.spec.se is None:
         return x, 0
-    channels, reduction = x.shape[0], b.spec.se.reduction
     path = ctx.block_field(b.stage_index, "se")
-    if channels < reduction:
-        raise GraphError(
-            f"squeeze-and-excitation with reduction {reduction} leaves no channels of the "
-            f"{channels} of block {b.name}", ctx.source(*path, "reduction"),
-            f"use a reduction of at most {channels}")
-    reduced = reduced_channels(channels, reduction)
+    # 8 channels at least, in multiples of 8: timm's `make_divisible`, so `seresnet50` loads
+    reduced = se_reduced(x.shape[0], b.spec.se.reduction, b.name,
+                         ctx.source(*path, "reduction"))
     with ctx.at(loc=ctx.source(*path)):
         return se_nodes(ctx, x, reduced), reduced
 

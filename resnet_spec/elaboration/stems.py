@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from resnet_spec.elaboration.blocks import BLOCK_KINDS
+from resnet_spec.elaboration.blocks import BLOCK_KINDS, anti_alias_node
 from resnet_spec.elaboration.context import Ctx, Cursor
-from resnet_spec.ir import BlurPoolNode, PoolNode
+from resnet_spec.ir import PoolNode
 from resnet_spec.spec.schema import AntiAlias, PoolKind, StemKind
 
 StemBuilder = Callable[[Ctx, Cursor], Cursor]
@@ -66,12 +66,9 @@ def _pool(ctx: Ctx, x: Cursor) -> Cursor:
 
 
 def _anti_alias(ctx: Ctx, x: Cursor, aa: AntiAlias, name: str) -> Cursor:
-    """A stride-2 blur or 2x2 average pool (timm's `aa_layer` in the stem), named `name`."""
+    """The stem's stride-2 anti-aliasing, named `name`, located at `stem.anti_alias`."""
     with ctx.at(loc=ctx.source("stem", "anti_alias")):
-        if aa is AntiAlias.blur:
-            return ctx.add(BlurPoolNode, name, [x], stride=2)
-        return ctx.add(PoolNode, name, [x], kind="avg", kernel=2, stride=2, ceil_mode=True,
-                       count_include_pad=False)
+        return anti_alias_node(ctx, x, aa, name, 2)
 
 
 STEMS: dict[StemKind, StemBuilder] = {

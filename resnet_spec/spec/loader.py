@@ -130,11 +130,7 @@ def _spec_layer(spec: Spec) -> tuple[dict[str, Any], SourceMap]:
     written if it was loaded from files."""
     from resnet_spec.spec.resolved import resolved_dict
 
-    if spec.source is not None:
-        old = spec.source
-        source = SourceMap(dict(old.values), dict(old.keys), list(old.layers))
-    else:
-        source = SourceMap(layers=["<Spec>"])
+    source = spec.source.copy() if spec.source is not None else SourceMap(layers=["<Spec>"])
     return _plain(resolved_dict(spec), (), source, "<Spec>"), source
 
 

@@ -56,6 +56,10 @@ class SourceMap:
     """The files (and `--set` options) merged, the first `extends`' root first: a value from
     a later layer overrides an earlier one's (`origin` points at the latest)."""
 
+    def copy(self) -> SourceMap:
+        """A copy that later layers (`--set`) can extend without touching this one."""
+        return SourceMap(dict(self.values), dict(self.keys), list(self.layers))
+
     def value(self, path: PathKey) -> Loc:
         """The position of the value at `path`, or of its nearest ancestor that has one."""
         return self._nearest(self.values, path)

@@ -7,16 +7,15 @@ from __future__ import annotations
 
 import copy
 import multiprocessing
-import os
 import signal
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from resnet_spec.cores import usable_cores
 from resnet_spec.errors import SpecError
 from resnet_spec.spec.loader import SpecInput, load_unvalidated, validate
 from resnet_spec.spec.overrides import apply_overrides
-from resnet_spec.spec.yaml_source import SourceMap
 from resnet_spec.sweep.space import Variant
 
 FIGURES = ("params", "macs", "activations")
@@ -51,9 +50,8 @@ class BaseSpec:
         self.raw, self.source = load_unvalidated(spec)
 
     def variant(self, overrides: Iterable[str]) -> Any:
-        source = SourceMap(dict(self.source.values), dict(self.source.keys),
-                           list(self.source.layers))
-        return validate(*apply_overrides(copy.deepcopy(self.raw), source, list(overrides)))
+        return validate(*apply_overrides(copy.deepcopy(self.raw), self.source.copy(),
+                                         list(overrides)))
 
 
 def cost(base: BaseSpec, variant: Variant) -> Costed:
@@ -116,11 +114,3 @@ def _chunks(variants: Iterable[Variant], size: int) -> Iterator[list[Variant]]:
             chunk = []
     if chunk:
         yield chunk
-
-
-def usable_cores() -> int:
-    """The cores this process may run on."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:
-        return max(1, os.cpu_count() or 1)
