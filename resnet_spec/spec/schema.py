@@ -107,7 +107,7 @@ def _registered(kinds: Callable[[], Mapping[str, Any]], group: str, noun: str
     return check
 
 
-_registered_block_kind = _registered(lambda: block_kinds(), "resnet_spec.blocks", "block kind")
+_registered_block_kind = _registered(block_kinds, "resnet_spec.blocks", "block kind")
 
 
 def _block_kind_schema(schema: dict[str, Any]) -> None:
@@ -319,7 +319,7 @@ def attention_kinds() -> dict[str, Any]:
     return ATTENTION_KINDS
 
 
-_registered_attention_kind = _registered(lambda: attention_kinds(), "resnet_spec.attention",
+_registered_attention_kind = _registered(attention_kinds, "resnet_spec.attention",
                                          "attention kind")
 
 
@@ -380,7 +380,8 @@ class AttentionSpec(_Model):
     @model_validator(mode="after")
     def _rules(self) -> AttentionSpec:
         kind = attention_kinds()[self.kind]
-        for name in ("reduction", "of", "divisor", "min_channels", "kernel"):
+        # every optional field belongs to the kinds that list it: a new field needs no entry here
+        for name in [n for n in type(self).model_fields if n not in ("kind", "at")]:
             if getattr(self, name) is not None and name not in kind.fields:
                 users = sorted(k for k, v in attention_kinds().items() if name in v.fields)
                 raise _cross_field(f"`{name}` applies to the attention "
